@@ -1,0 +1,1 @@
+"""nova-lxd: an OpenStack Nova compute driver running instances as LXD containers."""

@@ -1,0 +1,141 @@
+"""The ``[lxd]`` configuration group of nova-compute.
+
+Registered on nova's global CONF when this module is imported; listed for
+oslo-config-generator through the ``oslo.config.opts`` entry point
+``nova_lxd`` (see :func:`list_opts`).
+"""
+from oslo_config import cfg
+
+import nova.conf
+
+CONF = nova.conf.CONF
+
+lxd_group = cfg.OptGroup(
+    'lxd',
+    title='LXD options',
+    help='Options for the LXD compute driver '
+         '(compute_driver = nova_lxd.nova.virt.lxd.LXDDriver).')
+
+SNAP_SOCKET = '/var/snap/lxd/common/lxd/unix.socket'
+APT_SOCKET = '/var/lib/lxd/unix.socket'
+
+lxd_opts = [
+    cfg.StrOpt(
+        'endpoint',
+        default='',
+        help=f"""
+Where the LXD daemon listens.
+
+Either the path of its unix socket, or an ``https://host:port`` URL.  Left
+empty, the socket is found automatically: the snap path ``{SNAP_SOCKET}``
+first, then the apt/source path ``{APT_SOCKET}``.  The user running
+nova-compute must be able to open the socket (member of the group LXD was
+started with, e.g. ``lxd``).
+
+Related options:
+
+* ``client_cert``, ``client_key``, ``server_cert``: needed for https.
+"""),
+    cfg.StrOpt(
+        'client_cert',
+        help="""
+PEM client certificate presented to an https ``endpoint``.  It must be in the
+daemon's trust store (``lxc config trust add``).
+
+Related options:
+
+* ``endpoint``, ``client_key``
+"""),
+    cfg.StrOpt(
+        'client_key',
+        help="""
+PEM private key of ``client_cert``.
+
+Related options:
+
+* ``client_cert``
+"""),
+    cfg.StrOpt(
+        'server_cert',
+        help="""
+PEM certificate (or CA bundle) that the https ``endpoint`` must present.
+Server certificates are always verified; left empty, the system CA bundle is
+used.
+
+Related options:
+
+* ``endpoint``
+"""),
+    cfg.StrOpt(
+        'project',
+        default='nova',
+        help="""
+LXD project that holds every instance, profile and image of this compute
+host, so that Nova only ever sees its own containers and never touches others
+on the same daemon.  ``init_host`` creates it (with its own images, profiles
+and storage volumes) when it is missing; nothing else is created.
+
+Related options:
+
+* ``pool``: must be usable from this project.
+"""),
+    cfg.StrOpt(
+        'pool',
+        default='default',
+        help="""
+Name of the LXD storage pool that holds instance root disks, whatever its
+driver (dir, btrfs, zfs, lvm, ceph...).  It must already exist: ``init_host``
+refuses to start otherwise and lists the pools that do exist.  Root disk
+sizes (flavor ``root_gb``) are enforced on drivers with quotas (btrfs, zfs,
+lvm, ceph); ``dir`` has none.
+"""),
+    cfg.IntOpt(
+        'timeout',
+        default=120,
+        min=1,
+        help="""
+Seconds to wait for one LXD request or background operation (create, start,
+image import...) before it counts as failed.
+"""),
+    cfg.IntOpt(
+        'soft_reboot_timeout',
+        default=120,
+        min=0,
+        help="""
+Seconds a SOFT reboot waits for the guest to shut down cleanly before it is
+stopped by force.  0 makes every soft reboot a hard one.
+
+Related options:
+
+* ``[DEFAULT] shutdown_timeout``: the same for power off.
+"""),
+    cfg.ListOpt(
+        'profiles',
+        default=[],
+        help="""
+Names of extra LXD profiles (in ``project``) applied to every instance before
+the instance's own configuration, e.g. for site-wide ``security.*`` or
+``limits.*`` defaults.  Each must exist when an instance is created.
+"""),
+    cfg.StrOpt(
+        'image_staging_dir',
+        help="""
+Directory where a Glance image is downloaded before it is imported into the
+LXD image store.  One temporary copy of the image exists there during the
+import and is removed afterwards.  Defaults to ``[DEFAULT] instances_path``.
+"""),
+]
+
+
+def register_opts(conf):
+    """Register the ``[lxd]`` options on an oslo.config ConfigOpts."""
+    conf.register_group(lxd_group)
+    conf.register_opts(lxd_opts, group=lxd_group)
+
+
+def list_opts():
+    """Options for oslo-config-generator: ``[(group, [opts])]``."""
+    return [(lxd_group, lxd_opts)]
+
+
+register_opts(CONF)

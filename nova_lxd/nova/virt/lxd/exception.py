@@ -1,0 +1,42 @@
+"""Errors of the LXD driver that no nova exception already describes.
+
+Every message names the value at fault and the fix.  Where nova has a class
+for the situation (InstanceNotFound, ImageUnacceptable, InvalidInput...) the
+driver raises that instead.
+"""
+from nova import exception
+
+
+class LXDDriverError(exception.NovaException):
+    msg_fmt = 'LXD driver error: %(reason)s'
+
+
+class LXDUnreachable(LXDDriverError):
+    msg_fmt = ('Cannot reach the LXD daemon at %(endpoint)s: %(error)s. '
+               '%(fix)s')
+
+
+class LXDStoragePoolNotFound(LXDDriverError):
+    msg_fmt = ('LXD storage pool %(pool)r does not exist; existing pools: '
+               '%(pools)s. Create it (e.g. `lxc storage create %(pool)s dir`) '
+               'or set [lxd] pool to one of the existing pools.')
+
+
+class LXDProjectUnavailable(LXDDriverError):
+    msg_fmt = ('LXD project %(project)r is unusable: %(error)s. Create it '
+               '(`lxc project create %(project)s`) or set [lxd] project.')
+
+
+class LXDRequestFailed(LXDDriverError):
+    msg_fmt = 'LXD refused to %(action)s %(target)s: %(error)s'
+
+
+class InvalidExtraSpec(exception.InvalidInput):
+    msg_fmt = ('Invalid flavor extra spec %(key)s=%(value)r: %(reason)s. '
+               'Fix the flavor (openstack flavor set/unset --property).')
+
+
+class UnsupportedVIFType(LXDDriverError):
+    msg_fmt = ('Port %(port_id)s is bound with VIF type %(vif_type)r, which '
+               'the LXD driver cannot plug (supported: %(supported)s). Bind '
+               'the port with a supported mechanism driver.')

@@ -1,0 +1,263 @@
+"""The connection to the LXD daemon.
+
+:class:`LXDSession` owns the pylxd client of a compute host and is the only
+place where LXD and transport errors become nova exceptions (as nova's z/VM
+driver does with its hypervisor object).  Every call blocks until LXD has
+finished the background operation it started.
+
+LXD REST API: https://documentation.ubuntu.com/lxd/en/latest/rest-api/
+"""
+import contextlib
+import os
+
+from nova import exception
+from oslo_log import log as logging
+import pylxd
+from pylxd import exceptions as lxd_exc
+import requests
+
+from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
+
+LOG = logging.getLogger(__name__)
+CONF = lxd_conf.CONF
+
+# Project features: nova's images, profiles and volumes stay out of sight of
+# other projects; networks are the host's, shared with everyone.
+PROJECT_CONFIG = {
+    'features.images': 'true',
+    'features.profiles': 'true',
+    'features.storage.volumes': 'true',
+}
+
+_UNIX_FIX = ('Check that LXD runs and that the nova-compute user may open '
+             'the socket (add it to the group LXD was started with, e.g. '
+             '`usermod -a -G lxd nova`), or set [lxd] endpoint.')
+_HTTPS_FIX = ('Check [lxd] endpoint, client_cert/client_key (trusted with '
+              '`lxc config trust add`) and server_cert.')
+
+
+def find_endpoint(endpoint):
+    """Resolve ``[lxd] endpoint`` to ``(url_or_socket_path, is_https)``.
+
+    :param endpoint: the configured value: '' (autodetect), a unix socket
+        path, or an ``https://`` URL.
+    :raises LXDUnreachable: when autodetection finds no socket.
+    """
+    if endpoint.startswith('https://'):
+        return endpoint, True
+    if endpoint:
+        return endpoint, False
+    for path in (lxd_conf.SNAP_SOCKET, lxd_conf.APT_SOCKET):
+        if os.path.exists(path):
+            return path, False
+    raise lxd_exception.LXDUnreachable(
+        endpoint=f'{lxd_conf.SNAP_SOCKET} or {lxd_conf.APT_SOCKET}',
+        error='no LXD unix socket found', fix=_UNIX_FIX)
+
+
+class LXDSession:
+    """Blocking, error-mapped access to one LXD daemon and project."""
+
+    def __init__(self, lxd_opts=None):
+        """:param lxd_opts: the ``[lxd]`` group (defaults to CONF.lxd)."""
+        self._opts = lxd_opts or CONF.lxd
+        self._client = None
+
+    # -- connection -------------------------------------------------------
+    @property
+    def endpoint(self):
+        return find_endpoint(self._opts.endpoint)[0]
+
+    def _connect(self, project):
+        target, https = find_endpoint(self._opts.endpoint)
+        kwargs = {'timeout': self._opts.timeout, 'project': project}
+        if https:
+            if self._opts.client_cert:
+                kwargs['cert'] = (self._opts.client_cert,
+                                  self._opts.client_key)
+            kwargs['verify'] = self._opts.server_cert or True
+        with self._errors('connect to', target):
+            return pylxd.Client(endpoint=target, **kwargs)
+
+    @property
+    def client(self):
+        """The pylxd client bound to ``[lxd] project`` (made on first use)."""
+        if self._client is None:
+            self._client = self._connect(self._opts.project)
+        return self._client
+
+    @contextlib.contextmanager
+    def _errors(self, action, target, not_found=None):
+        """Turn pylxd/requests errors into nova exceptions.
+
+        :param not_found: exception raised instead on an LXD 404.
+        """
+        try:
+            yield
+        except lxd_exc.NotFound as e:
+            if not_found is not None:
+                raise not_found from e
+            raise lxd_exception.LXDRequestFailed(
+                action=action, target=target, error=e) from e
+        except lxd_exc.LXDAPIException as e:
+            raise lxd_exception.LXDRequestFailed(
+                action=action, target=target, error=e) from e
+        except (lxd_exc.ClientConnectionFailed,
+                requests.exceptions.RequestException) as e:
+            https = self._opts.endpoint.startswith('https://')
+            raise lxd_exception.LXDUnreachable(
+                endpoint=self._opts.endpoint or target, error=e or type(e),
+                fix=_HTTPS_FIX if https else _UNIX_FIX) from e
+
+    def _wait(self, response):
+        """Wait for the background operation an LXD response started."""
+        body = response.json()
+        if body.get('type') == 'async':
+            self.client.operations.wait_for_operation(body['operation'])
+
+    # -- host -------------------------------------------------------------
+    def server_info(self):
+        """``GET /1.0`` metadata: api_extensions, environment, config."""
+        with self._errors('read server info of', self.endpoint):
+            return self.client.api.get().json()['metadata']
+
+    def ensure_project(self):
+        """Create ``[lxd] project`` if missing; return True if created.
+
+        :raises LXDProjectUnavailable: the project cannot be read or made.
+        """
+        name = self._opts.project
+        admin = self._connect(None)
+        error = lxd_exception.LXDProjectUnavailable
+        try:
+            if admin.projects.exists(name):
+                return False
+            admin.projects.create(
+                name, description='Instances of OpenStack Nova (nova-lxd)',
+                config=PROJECT_CONFIG)
+            return True
+        except (lxd_exc.LXDAPIException,
+                lxd_exc.LXDAPIExtensionNotAvailable) as e:
+            raise error(project=name, error=e) from e
+
+    def storage_pool(self, name):
+        """Return the pool's ``GET /1.0/storage-pools/<name>`` metadata.
+
+        :raises LXDStoragePoolNotFound: naming the pools that do exist.
+        """
+        with self._errors('read storage pool', name):
+            pools = self.client.api.storage_pools.get().json()['metadata']
+            names = sorted(p.rsplit('/', 1)[-1] for p in pools)
+            if name not in names:
+                raise lxd_exception.LXDStoragePoolNotFound(
+                    pool=name, pools=', '.join(names) or '(none)')
+            return self.client.api.storage_pools[name].get().json()[
+                'metadata']
+
+    def host_resources(self):
+        """``GET /1.0/resources`` metadata (cpu, memory in bytes...)."""
+        with self._errors('read resources of', self.endpoint):
+            return self.client.api.resources.get().json()['metadata']
+
+    def pool_resources(self, name):
+        """``GET /1.0/storage-pools/<name>/resources``: space in bytes."""
+        with self._errors('read resources of storage pool', name):
+            node = self.client.api.storage_pools[name].resources
+            return node.get().json()['metadata']
+
+    # -- instances --------------------------------------------------------
+    def list_instances(self):
+        """All instances of the project in ONE request (recursion=1).
+
+        :returns: list of dicts with at least ``name``, ``status``,
+            ``config`` and ``devices``.
+        """
+        with self._errors('list instances of project', self._opts.project):
+            params = {'recursion': 1}
+            return self.client.api.instances.get(
+                params=params).json()['metadata']
+
+    def get_instance(self, name):
+        """``GET /1.0/instances/<name>`` metadata.
+
+        :raises InstanceNotFound: no such instance in the project.
+        """
+        with self._errors('read instance', name,
+                          exception.InstanceNotFound(instance_id=name)):
+            return self.client.api.instances[name].get().json()['metadata']
+
+    def create_instance(self, config):
+        """Create (not start) an instance from an LXD instance definition.
+
+        :param config: the ``POST /1.0/instances`` body (name, source,
+            config, devices, profiles).
+        """
+        with self._errors('create instance', config['name']):
+            self._wait(self.client.api.instances.post(json=config))
+
+    def change_state(self, name, action, timeout=-1, force=False):
+        """``PUT /1.0/instances/<name>/state`` and wait for it.
+
+        :param action: start, stop, restart, freeze or unfreeze.
+        :param timeout: seconds LXD waits for a clean stop (-1: forever).
+        :param force: kill instead of asking the init system.
+        :raises InstanceNotFound: no such instance.
+        """
+        body = {'action': action, 'timeout': timeout, 'force': force}
+        with self._errors(action, name,
+                          exception.InstanceNotFound(instance_id=name)):
+            self._wait(self.client.api.instances[name].state.put(json=body))
+
+    def update_config(self, name, updates):
+        """Merge ``updates`` into the instance's ``config`` keys (PATCH)."""
+        with self._errors('update config of', name,
+                          exception.InstanceNotFound(instance_id=name)):
+            self.client.api.instances[name].patch(json={'config': updates})
+
+    def delete_instance(self, name):
+        """Delete a stopped instance; an already-absent one is no error."""
+        try:
+            with self._errors('delete instance', name,
+                              exception.InstanceNotFound(instance_id=name)):
+                self._wait(self.client.api.instances[name].delete())
+        except exception.InstanceNotFound:
+            LOG.debug('Instance %s was already deleted', name)
+
+    def console_log(self, name):
+        """The instance's console log (``GET .../console``) as bytes."""
+        with self._errors('read console log of', name,
+                          exception.InstanceNotFound(instance_id=name)):
+            return self.client.api.instances[name].console.get().content
+
+    # -- images -----------------------------------------------------------
+    def image_by_alias(self, alias):
+        """Return the image fingerprint behind ``alias``, or None."""
+        try:
+            with self._errors('read image alias', alias, LookupError()):
+                node = self.client.api.images.aliases[alias]
+                return node.get().json()['metadata']['target']
+        except LookupError:
+            return None
+
+    def import_image(self, rootfs, metadata, alias, description):
+        """Upload an image and alias it.
+
+        :param rootfs: readable binary file: a unified tarball when
+            ``metadata`` is None, else the root filesystem tarball.
+        :param metadata: bytes of a metadata tarball, or None.
+        :param alias: alias to create (nova uses the glance image id).
+        :returns: the new image's fingerprint.
+        """
+        with self._errors('import image', alias):
+            image = self.client.images.create(rootfs, metadata=metadata)
+            image.add_alias(alias, description)
+            return image.fingerprint
+
+    def delete_image(self, fingerprint):
+        """Delete an image; an already-absent one is no error."""
+        try:
+            with self._errors('delete image', fingerprint, LookupError()):
+                self._wait(self.client.api.images[fingerprint].delete())
+        except LookupError:
+            LOG.debug('Image %s was already deleted', fingerprint)
