@@ -166,6 +166,12 @@ class LXDSession:
             node = self.client.api.storage_pools[name].resources
             return node.get().json()['metadata']
 
+    def profile_names(self):
+        """Names of the LXD profiles of the project."""
+        with self._errors('list profiles of project', self._opts.project):
+            urls = self.client.api.profiles.get().json()['metadata']
+            return [url.rsplit('/', 1)[-1] for url in urls]
+
     # -- instances --------------------------------------------------------
     def list_instances(self):
         """All instances of the project in ONE request (recursion=1).
@@ -253,6 +259,25 @@ class LXDSession:
             image = self.client.images.create(rootfs, metadata=metadata)
             image.add_alias(alias, description)
             return image.fingerprint
+
+    def image_exists(self, fingerprint):
+        """True if the project holds the image with this full fingerprint."""
+        try:
+            with self._errors('read image', fingerprint, LookupError()):
+                self.client.api.images[fingerprint].get()
+                return True
+        except LookupError:
+            return False
+
+    def add_image_alias(self, fingerprint, alias, description):
+        """Alias an image already in the store.
+
+        :raises LXDRequestFailed: e.g. the alias exists already.
+        """
+        body = {'name': alias, 'target': fingerprint,
+                'description': description}
+        with self._errors('create image alias', alias):
+            self.client.api.images.aliases.post(json=body)
 
     def delete_image(self, fingerprint):
         """Delete an image; an already-absent one is no error."""

@@ -1,0 +1,269 @@
+"""LXDDriver: nova's ComputeDriver interface over LXD system containers.
+
+A thin facade: it validates, orders and rolls back; the LXD work lives in
+session (connection, errors), flavor/vif (pure translation), image (glance
+-> LXD), storage (config drive), power and resources.
+"""
+import contextlib
+
+from nova.compute import power_state
+from nova import exception
+from nova.virt import configdrive
+from nova.virt import driver
+from nova.virt import hardware
+from oslo_concurrency import processutils
+from oslo_log import log as logging
+from oslo_utils import excutils
+
+from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import flavor
+from nova_lxd.nova.virt.lxd import image
+from nova_lxd.nova.virt.lxd import power
+from nova_lxd.nova.virt.lxd import resources
+from nova_lxd.nova.virt.lxd import session
+from nova_lxd.nova.virt.lxd import state
+from nova_lxd.nova.virt.lxd import storage
+from nova_lxd.nova.virt.lxd import vif
+
+LOG = logging.getLogger(__name__)
+CONF = lxd_conf.CONF
+
+CONSOLE_LOG_MAX_BYTES = 100 * 1024
+
+
+class LXDDriver(driver.ComputeDriver):
+    """Runs nova instances as unprivileged LXD system containers."""
+
+    capabilities = dict(driver.ComputeDriver.capabilities,
+                        supports_image_type_raw=True)
+
+    def __init__(self, virtapi, read_only=False):
+        super().__init__(virtapi)
+        self._session = session.LXDSession()
+        self._statuses = state.StatusCache()
+        self._power = power.PowerControl(self._session, self._statuses)
+        self._images = image.ImageStore(self._session)
+        self._resources = resources.HostResources(self._session)
+        self._pool_driver = None
+
+    # -- host -------------------------------------------------------------
+    def init_host(self, host):
+        """Check LXD, the project, pool and profiles before taking work.
+
+        Running containers are not touched.
+
+        :raises LXDUnreachable, LXDProjectUnavailable,
+            LXDStoragePoolNotFound, LXDDriverError: naming the fix.
+        """
+        info = self._session.server_info()
+        if self._session.ensure_project():
+            LOG.info('Created LXD project %s', CONF.lxd.project)
+        pool = self._session.storage_pool(CONF.lxd.pool)
+        self._pool_driver = pool['driver']
+        missing = sorted(set(CONF.lxd.profiles) -
+                         set(self._session.profile_names()))
+        if missing:
+            raise lxd_exception.LXDDriverError(
+                reason=f'[lxd] profiles {", ".join(missing)} do not exist '
+                       f'in LXD project {CONF.lxd.project}; create them '
+                       f'(`lxc profile create NAME --project '
+                       f'{CONF.lxd.project}`) or remove them from [lxd] '
+                       f'profiles')
+        env = info.get('environment', {})
+        LOG.info('LXD %s at %s, project %s, storage pool %s (driver %s)',
+                 env.get('server_version'), self._session.endpoint,
+                 CONF.lxd.project, CONF.lxd.pool, self._pool_driver)
+
+    def get_available_nodes(self, refresh=False):
+        return [CONF.host]
+
+    def get_host_ip_addr(self):
+        return CONF.my_ip
+
+    def get_host_uptime(self):
+        out, _err = processutils.execute('env', 'LANG=C', 'uptime')
+        return out
+
+    def get_available_resource(self, nodename):
+        return self._resources.available_resource(nodename)
+
+    def update_provider_tree(self, provider_tree, nodename, allocations=None):
+        self._resources.update_provider_tree(provider_tree, nodename,
+                                             allocations)
+
+    # -- inventory of instances --------------------------------------------
+    def _nova_instances(self):
+        instances = [i for i in self._session.list_instances()
+                     if flavor.UUID_KEY in i['config']]
+        self._statuses.fill(instances)
+        return instances
+
+    def list_instances(self):
+        return [i['name'] for i in self._nova_instances()]
+
+    def list_instance_uuids(self):
+        return [i['config'][flavor.UUID_KEY] for i in self._nova_instances()]
+
+    def instance_exists(self, instance):
+        try:
+            self._session.get_instance(instance.name)
+            return True
+        except exception.InstanceNotFound:
+            return False
+
+    def get_info(self, instance, use_cache=True):
+        """Power state of an instance.
+
+        :raises InstanceNotFound: no container for the instance.
+        """
+        cached = self._statuses.power_state(instance.name)
+        if use_cache and cached is not None:
+            return hardware.InstanceInfo(state=cached)
+        try:
+            return hardware.InstanceInfo(
+                state=self._power.power_state(instance.name))
+        except exception.InstanceNotFound:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+
+    def get_console_output(self, context, instance):
+        return self._session.console_log(instance.name)[
+            -CONSOLE_LOG_MAX_BYTES:]
+
+    # -- spawn / destroy ----------------------------------------------------
+    def _pool(self):
+        if self._pool_driver is None:
+            self._pool_driver = self._session.storage_pool(
+                CONF.lxd.pool)['driver']
+        return CONF.lxd.pool, self._pool_driver
+
+    @staticmethod
+    def _check_block_devices(block_device_info):
+        if (driver.block_device_info_get_mapping(block_device_info) or
+                driver.block_device_info_get_ephemerals(block_device_info)):
+            raise exception.InvalidBDMFormat(
+                details='the LXD driver does not attach volumes or '
+                        'ephemeral disks yet; boot from an image with a '
+                        'flavor without ephemeral disk')
+
+    def _definition(self, instance, network_info):
+        """Validate everything and build the LXD instance definition."""
+        specs = instance.flavor.extra_specs
+        config = flavor.instance_config(instance, instance.flavor, specs)
+        pool, pool_driver = self._pool()
+        devices = vif.nic_devices(network_info, specs)
+        devices['root'] = flavor.root_disk_device(
+            pool, pool_driver, instance.flavor.root_gb, specs)
+        return flavor.instance_definition(
+            instance.name, None, config, devices, CONF.lxd.profiles)
+
+    def spawn(self, context, instance, image_meta, injected_files,
+              admin_password, allocations, network_info=None,
+              block_device_info=None, power_on=True, accel_info=None):
+        """Create the container from the glance image and start it.
+
+        Anything created is removed again when a step fails, and the
+        original error is raised.
+        """
+        self._check_block_devices(block_device_info)
+        vif.check_vif_types(network_info)
+        if self.instance_exists(instance):
+            raise exception.InstanceExists(name=instance.name)
+        # Everything is validated before the image is imported.
+        definition = self._definition(instance, network_info)
+        definition['source']['alias'] = self._images.ensure_image(
+            context, image_meta)
+        try:
+            if configdrive.required_by(instance):
+                source = storage.build_config_drive(
+                    instance, injected_files, admin_password, network_info)
+                definition['devices']['config'] = (
+                    storage.config_drive_device(source))
+                configdrive.update_instance(instance)
+            self._session.create_instance(definition)
+            if power_on:
+                self._start(instance, network_info)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                LOG.error('Spawn failed; removing what was created',
+                          instance=instance)
+                self._remove(instance)
+        LOG.info('Container %s created%s', instance.name,
+                 ' and started' if power_on else '', instance=instance)
+
+    def _vif_event_failed(self, event_name, instance):
+        LOG.error('Neutron reported failure on event %s', event_name,
+                  instance=instance)
+        if CONF.vif_plugging_is_fatal:
+            raise exception.VirtualInterfaceCreateException()
+
+    def _start(self, instance, network_info):
+        """Start the container, waiting for Neutron's vif-plugged events."""
+        events = vif.plugged_events(network_info)
+        timeout = CONF.vif_plugging_timeout
+        if not timeout:
+            events = []
+        try:
+            with self.virtapi.wait_for_instance_event(
+                    instance, events, timeout=timeout,
+                    error_callback=self._vif_event_failed):
+                self._power.start(instance.name)
+        except exception.InstanceEventTimeout:
+            LOG.warning('Timeout waiting for %s', events, instance=instance)
+            if CONF.vif_plugging_is_fatal:
+                raise exception.VirtualInterfaceCreateException()
+
+    def _remove(self, instance):
+        """Stop and delete the container and its host files; idempotent."""
+        with contextlib.suppress(exception.InstanceNotFound):
+            self._power.kill(instance.name)
+        self._session.delete_instance(instance.name)
+        self._statuses.forget(instance.name)
+        storage.remove_instance_dir(instance)
+
+    def destroy(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, destroy_secrets=True):
+        """Delete the container; an already-deleted one is success."""
+        self._remove(instance)
+
+    def cleanup(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, migrate_data=None, destroy_vifs=True,
+                destroy_secrets=True):
+        """Remove the instance's host files (the container is gone)."""
+        storage.remove_instance_dir(instance)
+
+    # -- power --------------------------------------------------------------
+    def reboot(self, context, instance, network_info, reboot_type,
+               block_device_info=None, bad_volumes_callback=None,
+               accel_info=None, share_info=None):
+        self._power.reboot(instance.name, hard=reboot_type == 'HARD',
+                           soft_timeout=CONF.lxd.soft_reboot_timeout)
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        self._power.stop(instance.name, timeout, retry_interval)
+
+    def power_on(self, context, instance, network_info,
+                 block_device_info=None, accel_info=None, share_info=None):
+        self._power.start(instance.name)
+
+    def pause(self, instance):
+        self._power.pause(instance.name)
+
+    def unpause(self, instance):
+        self._power.unpause(instance.name)
+
+    def suspend(self, context, instance):
+        self._power.suspend(instance.name)
+
+    def resume(self, context, instance, network_info, block_device_info=None,
+               share_info=None):
+        self._power.resume(instance.name)
+
+    def resume_state_on_host_boot(self, context, instance, network_info,
+                                  share_info, block_device_info=None):
+        """Start an instance that should run after the host rebooted."""
+        if self._power.power_state(instance.name) != power_state.RUNNING:
+            self._power.start(instance.name)
+
+    def get_num_instances(self):
+        return len(self._nova_instances())
