@@ -1,0 +1,127 @@
+"""flavor.py: instance/flavor/extra specs -> LXD config (no mocks)."""
+from nova import exception
+from nova import objects
+import testtools
+
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import flavor
+
+UUID = '0b7c6c62-3f8e-4a36-9b3c-4c3f4b1f6b2a'
+
+
+def _instance(hostname='web-1', vcpus=2, memory_mb=1536, root_gb=10,
+              extra_specs=None):
+    objects.register_all()
+    fl = objects.Flavor(vcpus=vcpus, memory_mb=memory_mb, root_gb=root_gb,
+                        ephemeral_gb=0, swap=0,
+                        extra_specs=extra_specs or {})
+    return objects.Instance(uuid=UUID, hostname=hostname, flavor=fl)
+
+
+class InstanceConfigTest(testtools.TestCase):
+
+    def config(self, **kwargs):
+        inst = _instance(**kwargs)
+        return flavor.instance_config(inst, inst.flavor,
+                                      inst.flavor.extra_specs)
+
+    def test_limits_in_binary_units(self):
+        config = self.config()
+        self.assertEqual('2', config['limits.cpu'])
+        # MiB as nova accounts, never decimal MB.
+        self.assertEqual('1536MiB', config['limits.memory'])
+        self.assertEqual(UUID, config[flavor.UUID_KEY])
+        self.assertEqual('false', config['security.privileged'])
+        self.assertEqual('false', config['boot.autostart'])
+
+    def test_hostname_becomes_uts_name(self):
+        self.assertEqual('lxc.uts.name = web-1', self.config()['raw.lxc'])
+
+    def test_hostname_cannot_inject_raw_lxc(self):
+        self.assertRaises(exception.InvalidInput, self.config,
+                          hostname='a\nlxc.apparmor.profile = unconfined')
+
+    def test_zero_vcpus_refused(self):
+        self.assertRaises(lxd_exception.InvalidExtraSpec, self.config,
+                          vcpus=0)
+
+    def test_cpu_quota_and_period(self):
+        config = self.config(extra_specs={'quota:cpu_quota': '50000',
+                                          'quota:cpu_period': '100000'})
+        self.assertEqual('50ms/100ms', config['limits.cpu.allowance'])
+
+    def test_cpu_quota_default_period(self):
+        config = self.config(extra_specs={'quota:cpu_quota': '20000'})
+        self.assertEqual('20ms/100ms', config['limits.cpu.allowance'])
+
+    def test_malformed_cpu_quota_names_key_and_value(self):
+        e = self.assertRaises(lxd_exception.InvalidExtraSpec, self.config,
+                              extra_specs={'quota:cpu_quota': 'lots'})
+        self.assertIn('quota:cpu_quota', str(e))
+        self.assertIn("'lots'", str(e))
+
+    def test_lxd_passthrough(self):
+        config = self.config(extra_specs={'lxd:security.nesting': 'True',
+                                          'lxd:limits.processes': '500'})
+        self.assertEqual('true', config['security.nesting'])
+        self.assertEqual('500', config['limits.processes'])
+
+    def test_unknown_lxd_key_refused(self):
+        e = self.assertRaises(
+            lxd_exception.InvalidExtraSpec, self.config,
+            extra_specs={'lxd:security.privileged': 'true'})
+        self.assertIn('lxd:security.nesting', str(e))
+
+    def test_bad_boolean_refused(self):
+        self.assertRaises(lxd_exception.InvalidExtraSpec, self.config,
+                          extra_specs={'lxd:security.nesting': 'maybe'})
+
+    def test_other_namespaces_ignored(self):
+        config = self.config(extra_specs={'hw:cpu_policy': 'shared'})
+        self.assertNotIn('hw:cpu_policy', config)
+
+
+class DevicesTest(testtools.TestCase):
+
+    def test_root_size_only_on_quota_pools(self):
+        dir_root = flavor.root_disk_device('default', 'dir', 10, {})
+        btrfs_root = flavor.root_disk_device('fast', 'btrfs', 10, {})
+        self.assertEqual({'type': 'disk', 'path': '/', 'pool': 'default'},
+                         dir_root)
+        self.assertEqual('10GiB', btrfs_root['size'])
+        self.assertEqual('fast', btrfs_root['pool'])
+
+    def test_root_zfs_lvm_ceph_get_size(self):
+        # No ZFS/LVM/Ceph on the test machine: checks the config we send.
+        for driver in ('zfs', 'lvm', 'ceph'):
+            device = flavor.root_disk_device('p', driver, 20, {})
+            self.assertEqual('20GiB', device['size'], driver)
+
+    def test_root_gb_zero_means_image_size(self):
+        self.assertNotIn('size', flavor.root_disk_device('p', 'zfs', 0, {}))
+
+    def test_disk_io_limits(self):
+        device = flavor.root_disk_device(
+            'p', 'dir', 0, {'quota:disk_read_bytes_sec': '10485760',
+                            'quota:disk_write_iops_sec': '200'})
+        self.assertEqual('10485760B', device['limits.read'])
+        self.assertEqual('200iops', device['limits.write'])
+
+    def test_bytes_and_iops_conflict(self):
+        self.assertRaises(
+            lxd_exception.InvalidExtraSpec, flavor.root_disk_device,
+            'p', 'dir', 0, {'quota:disk_read_bytes_sec': '1',
+                            'quota:disk_read_iops_sec': '1'})
+
+    def test_nic_limits_kib_to_kbit(self):
+        self.assertEqual(
+            {'limits.ingress': '8000kbit', 'limits.egress': '800kbit'},
+            flavor.nic_limits({'quota:vif_inbound_average': '1000',
+                               'quota:vif_outbound_average': '100'}))
+
+    def test_definition(self):
+        body = flavor.instance_definition('i-1', 'img', {'a': 'b'},
+                                          {'root': {}}, ['site'])
+        self.assertEqual({'type': 'image', 'alias': 'img'}, body['source'])
+        self.assertEqual('container', body['type'])
+        self.assertEqual(['site'], body['profiles'])
