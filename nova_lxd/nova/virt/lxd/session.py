@@ -170,7 +170,7 @@ class LXDSession:
         """Names of the LXD profiles of the project."""
         with self._errors('list profiles of project', self._opts.project):
             urls = self.client.api.profiles.get().json()['metadata']
-            return [url.rsplit('/', 1)[-1] for url in urls]
+            return [url.rsplit('/', 1)[-1].split('?')[0] for url in urls]
 
     # -- instances --------------------------------------------------------
     def list_instances(self):

@@ -1,0 +1,109 @@
+"""Server lifecycle through nova's API on real LXD containers (busybox)."""
+from nova.compute import power_state
+
+from nova_lxd.nova.virt.lxd import flavor as lxd_flavor
+from nova_lxd.tests.functional import base
+
+
+class LifecycleTest(base.LXDTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.image_id = self.register_image()
+        self.flavor_id = self.create_flavor_with(vcpus=1, memory_mb=256)
+        self.port = self.create_tap_port(ip_suffix=21)
+
+    def boot(self, **kwargs):
+        server = self._create_server(
+            image_uuid=self.image_id, flavor_id=self.flavor_id,
+            networks=[{'port': self.port['id']}], **kwargs)
+        return server
+
+    def test_boot_config_network_and_delete(self):
+        server = self.boot()
+        self.assertEqual('ACTIVE', server['status'])
+        inst = self.container(server)
+        self.assertEqual('Running', inst.status)
+        self.assertEqual(server['id'], inst.config[lxd_flavor.UUID_KEY])
+        self.assertEqual('256MiB', inst.config['limits.memory'])
+        self.assertEqual('1', inst.config['limits.cpu'])
+        nic = inst.devices['eth0']
+        self.assertEqual(('routed', 'tap' + self.port['id'][:11],
+                          self.port['mac_address'], '192.168.77.21'),
+                         (nic['nictype'], nic['host_name'], nic['hwaddr'],
+                          nic['ipv4.address']))
+        addr = self.guest_run(server, 'ip', '-4', 'addr', 'show', 'eth0')
+        self.assertIn('192.168.77.21/32', addr)
+        self.assertEqual(server['OS-EXT-SRV-ATTR:hostname'],
+                         self.guest_run(server, 'hostname').strip())
+        # The host reaches the guest over the tap link (a local container).
+        self.assertTrue(self.container(server).state().network['eth0'])
+        self._delete_server(server)
+        self.assertEqual([], self.lxd.instances.all())
+
+    def test_power_operations(self):
+        server = self.boot()
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        server = self._stop_server(server)
+        self.assertEqual('Stopped', self.lxd.instances.get(name).status)
+        server = self._start_server(server)
+        self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('Running', self.lxd.instances.get(name).status)
+        self.api.post_server_action(server['id'], {'pause': None})
+        self._wait_for_state_change(server, 'PAUSED')
+        self.assertEqual('Frozen', self.lxd.instances.get(name).status)
+        self.api.post_server_action(server['id'], {'unpause': None})
+        self._wait_for_state_change(server, 'ACTIVE')
+        server = self._suspend_server(server)
+        self.assertEqual(power_state.SUSPENDED,
+                         self.compute.driver.get_info(
+                             self._instance(server)).state)
+        server = self._resume_server(server)
+        self.assertEqual('Running', self.lxd.instances.get(name).status)
+        for hard in (False, True):
+            self._reboot_server(server, hard=hard)
+            self.assertEqual('Running', self.lxd.instances.get(name).status)
+        self._delete_server(server)
+
+    def _instance(self, server):
+        from nova import context
+        from nova import objects
+        return objects.Instance.get_by_uuid(
+            context.get_admin_context(), server['id'])
+
+    def test_console_log(self):
+        server = self.boot()
+        output = self.api.get_server_console_output(server['id'])
+        self.assertIsInstance(output['output'], str)
+        self.assertIn('console', output['output'])
+
+    def test_restart_compute_keeps_containers_running(self):
+        server = self.boot()
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        before = self.container(server).state().pid
+        self.compute = self.restart_compute_service(self.compute)
+        self.assertEqual('Running', self.lxd.instances.get(name).status)
+        self.assertEqual(before, self.container(server).state().pid)
+        self.assertEqual(power_state.RUNNING, self.compute.driver.get_info(
+            self._instance(server)).state)
+        self.assertEqual(['ACTIVE'], [self.api.get_server(server['id'])[
+            'status']])
+
+    def test_unsupported_vif_type_fails_before_create(self):
+        self.port['binding:vif_type'] = 'ovs'
+        self.neutron._ports[self.port['id']] = self.port
+        server = self._create_server(
+            image_uuid=self.image_id, flavor_id=self.flavor_id,
+            networks=[{'port': self.port['id']}], expected_state='ERROR')
+        self.assertIn('ovs', server['fault']['message'])
+        self.assertEqual([], self.lxd.instances.all())
+        self.assertEqual([], self.lxd.images.all())
+
+    def test_bad_extra_spec_fails_before_create(self):
+        flavor_id = self.create_flavor_with(
+            extra_specs={'lxd:limits.processes': 'many'})
+        server = self._create_server(
+            image_uuid=self.image_id, flavor_id=flavor_id,
+            networks=[{'port': self.port['id']}], expected_state='ERROR')
+        self.assertIn('lxd:limits.processes', server['fault']['message'])
+        self.assertEqual([], self.lxd.instances.all())
