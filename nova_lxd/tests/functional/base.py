@@ -7,6 +7,9 @@ and ``NOVA_LXD_TEST_DEBIAN_IMAGE`` (``tools/run-tests`` sets both).
 """
 import copy
 import os
+import random
+import socket
+import struct
 import sys
 import uuid
 
@@ -106,8 +109,26 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
                 flavor['id'], {'extra_specs': extra_specs})
         return flavor['id']
 
-    def create_tap_port(self, ip_suffix):
+    @staticmethod
+    def free_test_address():
+        """An address of the test subnet no host route uses yet.
+
+        Tests run in parallel and LXD adds a host route per routed address,
+        so two guests must never share one.
+        """
+        with open('/proc/net/route') as routes:
+            next(routes)
+            used = {socket.inet_ntoa(struct.pack('<I', int(line.split()[1],
+                                                            16)))
+                    for line in routes}
+        free = [f'192.168.77.{n}' for n in range(2, 255)
+                if f'192.168.77.{n}' not in used]
+        return random.choice(free)
+
+    def create_tap_port(self, address=None):
         """A Neutron port bound as VIF type ``tap`` on the test network."""
+        address = address or self.free_test_address()
+        suffix = int(address.rsplit('.', 1)[1])
         net = copy.deepcopy(neutron_fixture.NeutronFixture.network_1)
         subnet = copy.deepcopy(neutron_fixture.NeutronFixture.subnet_1)
         net['id'] = subnet['network_id'] = '5b4f6a0e-77ad-4b2e-9a7e-0000000000a7'
@@ -120,8 +141,8 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
         port = copy.deepcopy(neutron_fixture.NeutronFixture.port_1)
         port.update({
             'id': str(uuid.uuid4()), 'network_id': net['id'],
-            'mac_address': 'fa:16:3e:77:00:%02x' % ip_suffix,
-            'fixed_ips': [{'ip_address': f'192.168.77.{ip_suffix}',
+            'mac_address': 'fa:16:3e:77:00:%02x' % suffix,
+            'fixed_ips': [{'ip_address': address,
                            'subnet_id': subnet['id']}],
             'binding:vif_type': 'tap', 'binding:vif_details': {}})
         self.neutron._ports[port['id']] = port

@@ -36,7 +36,9 @@ class InvalidExtraSpec(exception.InvalidInput):
                'Fix the flavor (openstack flavor set/unset --property).')
 
 
-class UnsupportedVIFType(LXDDriverError):
+class UnsupportedVIFType(exception.InvalidInput):
+    # An InvalidInput aborts the build with this message instead of a
+    # reschedule that would hide it behind "Exceeded maximum retries".
     msg_fmt = ('Port %(port_id)s is bound with VIF type %(vif_type)r, which '
                'the LXD driver cannot plug (supported: %(supported)s). Bind '
                'the port with a supported mechanism driver.')

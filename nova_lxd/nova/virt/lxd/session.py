@@ -122,6 +122,14 @@ class LXDSession:
         with self._errors('read server info of', self.endpoint):
             return self.client.api.get().json()['metadata']
 
+    def architecture(self):
+        """The daemon's native architecture in LXD's naming (x86_64...).
+
+        The daemon, not this process, decides what an image must be built
+        for: with an https endpoint it may be another machine.
+        """
+        return self.server_info()['environment']['architectures'][0]
+
     def ensure_project(self):
         """Create ``[lxd] project`` if missing; return True if created.
 

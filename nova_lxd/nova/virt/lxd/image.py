@@ -1,0 +1,393 @@
+"""Glance images -> the LXD image store of this host.
+
+Each glance image is imported once per host and aliased by its glance image
+id; instances are created from that alias.  Two kinds of image are accepted,
+both registered in glance as ``--disk-format raw --container-format bare``:
+
+* a *split root tarball*: the root filesystem at the top of a tar archive
+  (plain, gzip, bzip2 or xz), as published for LXD/OpenStack.  The driver
+  writes the ``metadata.yaml`` LXD needs from the image's properties.
+* a *unified LXD tarball*: ``metadata.yaml`` at the top (and ``rootfs/``),
+  uploaded as it is.
+
+Anything else is refused with ``ImageUnacceptable`` before anything is
+created in LXD: first on glance's disk and container formats (a qcow2 or iso
+is refused without a download), then on the downloaded content.
+
+A root filesystem is recognised by what LXD needs to boot it, as members of
+the archive (files, links or directories, in any order): ``etc``, ``bin`` or
+``usr/bin``, and the init LXD executes, ``sbin/init`` (``usr/sbin/init`` with
+a merged /usr).  Reading stops as soon as they (or a ``metadata.yaml``) are
+seen; as archives list members in any order, that costs at worst one
+decompression pass, and never an extraction to disk.
+
+LXD image format:
+https://documentation.ubuntu.com/lxd/en/latest/reference/image_format/
+"""
+import contextlib
+import hashlib
+import io
+import lzma
+import os
+import posixpath
+import tarfile
+import tempfile
+import time
+import zlib
+
+from nova import exception
+from nova.virt import images
+from oslo_concurrency import lockutils
+from oslo_log import log as logging
+from oslo_utils import excutils
+from oslo_utils import fileutils
+import yaml
+
+from nova_lxd.nova.virt.lxd import conf as lxd_conf
+
+LOG = logging.getLogger(__name__)
+CONF = lxd_conf.CONF
+
+UNIFIED = 'unified'
+ROOTFS = 'rootfs'
+LOCK_PREFIX = 'nova-lxd-image-'
+
+FIX = ('Upload a root filesystem tarball (e.g. `tar -C ROOTFS -czf '
+       'image.tar.gz .`) with --disk-format raw --container-format bare.')
+
+# nova's canonical names (hw_architecture) and uname/Debian spellings that
+# LXD spells differently; the others are the same in both.
+_LXD_ARCHITECTURES = {
+    'amd64': 'x86_64', 'i386': 'i686', 'i486': 'i686', 'i586': 'i686',
+    'arm64': 'aarch64', 'armv6': 'armv6l', 'armhf': 'armv7l',
+    'armv7': 'armv7l', 'ppc64el': 'ppc64le',
+}
+
+# Content that glance calls "raw" yet is no tarball: named in the refusal,
+# so that the uploader learns what went wrong.
+_MAGIC = (
+    (0, b'QFI\xfb', 'a qcow2 disk image', FIX),
+    (0, b'KDMV', 'a vmdk disk image', FIX),
+    (0, b'vhdxfile', 'a vhdx disk image', FIX),
+    (0, b'hsqs', 'a squashfs image', FIX),
+    (0, b'\x28\xb5\x2f\xfd', 'a zstd-compressed file, which cannot be read '
+     'here', 'Recompress the tarball with gzip or xz.'),
+    (32769, b'CD001', 'an ISO 9660 image', FIX),
+)
+
+# Evidence of a root filesystem: each key needs a member at one of its paths
+# (or below it).  Checked against paths normalised by _member_path.
+_ROOTFS_EVIDENCE = {
+    'etc/': ('etc',),
+    'bin/ or usr/bin/': ('bin', 'usr/bin'),
+    'sbin/init or usr/sbin/init': ('sbin/init', 'usr/sbin/init'),
+}
+
+_ROOTFS_TOPS = {c.split('/', 1)[0]
+                for cs in _ROOTFS_EVIDENCE.values() for c in cs}
+
+# What tarfile raises on a damaged or foreign stream, depending on the
+# compression and on where the stream breaks.
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError)
+
+
+def lxd_architecture(name):
+    """LXD's name for a CPU architecture.
+
+    :param name: a nova ``hw_architecture`` or ``uname -m`` name, e.g.
+        'x86_64', 'amd64', 'aarch64', 'armv6'.
+    :returns: the LXD name, e.g. 'x86_64', 'aarch64', 'armv6l'; names LXD
+        spells like nova are returned lowercased.
+    """
+    name = name.lower()
+    return _LXD_ARCHITECTURES.get(name, name)
+
+
+
+def _field(obj, name):
+    """An object field's value, or None when it is unset."""
+    return getattr(obj, name) if obj.obj_attr_is_set(name) else None
+
+
+def check_glance_format(image_meta):
+    """Refuse images glance does not register as root tarballs.
+
+    :param image_meta: nova.objects.ImageMeta (id, disk_format,
+        container_format; name used in the message).
+    :raises ImageUnacceptable: unless disk_format is 'raw' and
+        container_format is 'bare'.
+    """
+    disk = _field(image_meta, 'disk_format')
+    container = _field(image_meta, 'container_format')
+    if (disk, container) == ('raw', 'bare'):
+        return
+    name = _field(image_meta, 'name') or image_meta.id
+    reason = (f'glance image {name!r} has disk_format={disk} and '
+              f'container_format={container}, but LXD containers boot '
+              f'from root filesystem tarballs only, not from disk images '
+              f'(qcow2, iso, vmdk...). {FIX}')
+    raise exception.ImageUnacceptable(image_id=image_meta.id, reason=reason)
+
+
+def _known_format(path):
+    """Why a file that is no tarball was refused, if its signature tells."""
+    with open(path, 'rb') as f:
+        head = f.read(32774)
+    for offset, magic, what, fix in _MAGIC:
+        if head[offset:offset + len(magic)] == magic:
+            return f'the downloaded image is {what}, not a tarball. {fix}'
+    return None
+
+
+def _member_path(name):
+    """Archive member name without './', leading or trailing slashes."""
+    return posixpath.normpath('/' + name).lstrip('/')
+
+
+class _Scan:
+    """What the members read so far tell about an archive."""
+
+    def __init__(self):
+        self.found = set()
+        self.tops = set()
+        self.members = 0
+
+    def add(self, path):
+        self.members += 1
+        if len(self.tops) < 2:
+            self.tops.add(path.split('/', 1)[0])
+        for key, candidates in _ROOTFS_EVIDENCE.items():
+            if any(path == c or path.startswith(c + '/') for c in candidates):
+                self.found.add(key)
+
+    def reason(self):
+        """Why the archive is no root filesystem, with the fix."""
+        if not self.members:
+            return f'the tar archive is empty. {FIX}'
+        top = next(iter(self.tops))
+        if len(self.tops) == 1 and top not in _ROOTFS_TOPS:
+            return (f'everything in the tar archive is below {top}/, but '
+                    f'the root filesystem must be at the top of the '
+                    f'archive. {FIX}')
+        missing = [k for k in _ROOTFS_EVIDENCE if k not in self.found]
+        return (f'the tar archive is neither a root filesystem (no '
+                f'{", no ".join(missing)} at its top) nor a unified LXD '
+                f'image (no metadata.yaml at its top). {FIX}')
+
+
+def _scan_members(archive):
+    """Read members until the kind is known; return (kind or None, scan)."""
+    scan = _Scan()
+    for member in archive:
+        path = _member_path(member.name)
+        if not path:
+            continue
+        if path == 'metadata.yaml' and member.isfile():
+            return UNIFIED, scan
+        scan.add(path)
+        if len(scan.found) == len(_ROOTFS_EVIDENCE):
+            return ROOTFS, scan
+    return None, scan
+
+
+def inspect_tarball(path, image_id):
+    """Tell which kind of LXD image a downloaded file is, reading no more
+    of it than needed.
+
+    :param path: local file: a tar archive, plain or compressed with gzip,
+        bzip2 or xz.
+    :param image_id: glance image id, for the error message.
+    :returns: ``'unified'`` (metadata.yaml at the top) or ``'rootfs'`` (a
+        root filesystem at the top, see the module docstring).
+    :raises ImageUnacceptable: not a readable tar archive, or neither kind.
+    """
+    try:
+        # Stream mode: members are read in order and nothing is indexed,
+        # so leaving early leaves the rest of the file unread.
+        with tarfile.open(path, mode='r|*') as archive:
+            kind, scan = _scan_members(archive)
+    except _READ_ERRORS as e:
+        reason = (f'the downloaded image is not a readable tar archive '
+                  f'({e}). {FIX}')
+    else:
+        if kind is not None:
+            return kind
+        reason = scan.reason()
+    # Some disk images (iso) start like an empty tar archive.
+    reason = _known_format(path) or reason
+    raise exception.ImageUnacceptable(image_id=image_id, reason=reason)
+
+
+def metadata_tarball(image_meta, architecture, created_at, os_version=None):
+    """The metadata tarball LXD needs beside a split root tarball.
+
+    The result depends only on its arguments, so importing the same glance
+    image again gives the same LXD fingerprint.
+
+    :param image_meta: nova.objects.ImageMeta: name gives the description,
+        properties.os_distro the ``os`` property.
+    :param architecture: LXD architecture name, e.g. 'x86_64'.
+    :param created_at: creation time, epoch seconds (int or float).
+    :param os_version: glance ``os_version`` property (the ``release``
+        property), or None.
+    :returns: bytes of an uncompressed tar archive holding metadata.yaml.
+    """
+    properties = {'description': _field(image_meta, 'name') or image_meta.id}
+    os_distro = image_meta.properties.get('os_distro')
+    if os_distro:
+        properties['os'] = os_distro
+    if os_version:
+        properties['release'] = str(os_version)
+    document = {'architecture': architecture,
+                'creation_date': int(created_at),
+                'properties': properties}
+    data = yaml.safe_dump(document, default_flow_style=False).encode()
+    info = tarfile.TarInfo('metadata.yaml')
+    info.size, info.mtime, info.mode = len(data), int(created_at), 0o644
+    info.uname = info.gname = 'root'
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w', format=tarfile.GNU_FORMAT) as t:
+        t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def lxd_fingerprint(path, metadata):
+    """The fingerprint LXD gives an image before it is uploaded.
+
+    LXD documents it as the SHA-256 of the unified tarball, or of the
+    metadata tarball followed by the rootfs tarball for a split image.
+
+    :param path: the (rootfs or unified) tarball on disk.
+    :param metadata: bytes of the metadata tarball, or None (unified).
+    :returns: 64 lowercase hex digits.
+    """
+    digest = hashlib.sha256(metadata or b'')
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def staging_dir():
+    """``[lxd] image_staging_dir`` or ``instances_path``, created if needed."""
+    path = CONF.lxd.image_staging_dir or CONF.instances_path
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _downloaded(context, image_id):
+    """Download a glance image to a temporary file; yield its path.
+
+    The file is removed on leaving, whatever happens.
+    """
+    fd, path = tempfile.mkstemp(prefix=f'{image_id}.', suffix='.download',
+                                dir=staging_dir())
+    os.close(fd)
+    try:
+        start = time.monotonic()
+        images.fetch(context, image_id, path)
+        LOG.debug('Downloaded image %s (%d bytes) in %.2f s', image_id,
+                  os.path.getsize(path), time.monotonic() - start)
+        yield path
+    finally:
+        fileutils.delete_if_exists(path)
+
+
+def _created_at(image_meta):
+    """The glance image's creation time in epoch seconds (now if unknown)."""
+    created = _field(image_meta, 'created_at')
+    return created.timestamp() if created else time.time()
+
+
+class ImageStore:
+    """Keeps the glance images of this host's instances in LXD."""
+
+    def __init__(self, session):
+        """:param session: the host's LXDSession."""
+        self._session = session
+
+    def ensure_image(self, context, image_meta):
+        """Make sure LXD holds the glance image; import it if needed.
+
+        Concurrent calls for the same image import it once; calls for
+        different images do not wait for each other.
+
+        :param context: nova RequestContext (for glance).
+        :param image_meta: nova.objects.ImageMeta of the instance's image.
+        :returns: the LXD image alias to create the instance from (the
+            glance image id).
+        :raises ImageUnacceptable: the image is no root filesystem tarball
+            (nothing is created in LXD then).
+        :raises ImageNotFound: glance has no such image.
+        :raises LXDRequestFailed, LXDUnreachable: LXD refused or is gone;
+            an image uploaded before the failure is deleted again.
+        """
+        check_glance_format(image_meta)
+        alias = image_meta.id
+        if self._session.image_by_alias(alias) is None:
+            with lockutils.lock(LOCK_PREFIX + alias):
+                # Another boot may have imported it while this one waited.
+                if self._session.image_by_alias(alias) is None:
+                    self._import(context, image_meta)
+        return alias
+
+    def _import(self, context, image_meta):
+        with _downloaded(context, image_meta.id) as path:
+            kind = inspect_tarball(path, image_meta.id)
+            metadata = None
+            if kind == ROOTFS:
+                metadata = self._metadata(context, image_meta)
+            self._upload(path, metadata, image_meta)
+
+    def _metadata(self, context, image_meta):
+        arch = image_meta.properties.get('hw_architecture')
+        architecture = (lxd_architecture(arch) if arch
+                        else self._session.architecture())
+        # ImageMetaProps has no os_version field: only glance still has it.
+        glance_image = images.get_info(context, image_meta.id)
+        os_version = (glance_image.get('properties') or {}).get('os_version')
+        return metadata_tarball(image_meta, architecture,
+                                _created_at(image_meta), os_version)
+
+    def _upload(self, path, metadata, image_meta):
+        fingerprint = lxd_fingerprint(path, metadata)
+        # Glance images with the same bytes share one LXD image: without
+        # this lock the roll back of one could delete the other's upload.
+        with lockutils.lock(LOCK_PREFIX + fingerprint):
+            self._upload_new(path, metadata, image_meta, fingerprint)
+
+    def _upload_new(self, path, metadata, image_meta, fingerprint):
+        alias = image_meta.id
+        name = _field(image_meta, 'name') or alias
+        description = f'{name} (glance image {alias})'
+        if self._session.image_exists(fingerprint):
+            # Left by an import that died before its alias, or the same
+            # bytes under another glance id: uploading again would fail.
+            LOG.info('Image %s: aliasing LXD image %s, which has the same '
+                     'content', alias, fingerprint)
+            self._session.add_image_alias(fingerprint, alias, description)
+            return
+        start = time.monotonic()
+        try:
+            with open(path, 'rb') as rootfs:
+                uploaded = self._session.import_image(
+                    rootfs, metadata, alias, description)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self._roll_back(fingerprint, alias)
+        if uploaded != fingerprint:
+            LOG.warning('LXD gave image %s fingerprint %s, expected %s',
+                        alias, uploaded, fingerprint)
+        LOG.info('Imported image %s into LXD as %s (%d bytes) in %.2f s',
+                 alias, uploaded, os.path.getsize(path),
+                 time.monotonic() - start)
+
+    def _roll_back(self, fingerprint, alias):
+        """Delete an image whose import failed after its upload."""
+        try:
+            self._session.delete_image(fingerprint)
+        except Exception:
+            LOG.exception('Could not delete LXD image %s after the failed '
+                          'import of %s; delete it by hand', fingerprint,
+                          alias)

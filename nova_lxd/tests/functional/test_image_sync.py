@@ -1,0 +1,190 @@
+"""ImageStore against the real LXD daemon of this host.
+
+Each test works in an LXD project of its own (own image store), created in
+setUp and deleted with its images afterwards.  Glance is
+ImageServiceFixture behind nova's real download path; the images are real
+tarballs built from the host's static busybox.
+"""
+import hashlib
+import logging
+import os
+import shutil
+import tarfile
+import threading
+import uuid
+
+import fixtures
+from nova import context as nova_context
+from nova import exception
+from nova import objects
+from oslo_config import fixture as config_fixture
+import pylxd
+import testtools
+import yaml
+
+from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import image
+from nova_lxd.nova.virt.lxd import session as lxd_session
+from nova_lxd.tests import image_fakes
+
+CONF = lxd_conf.CONF
+BUSYBOX = '/bin/busybox'
+
+
+def busybox_rootfs(root):
+    """Lay out a bootable busybox root filesystem under ``root``."""
+    for sub in ('bin', 'sbin', 'etc', 'dev', 'proc', 'sys', 'tmp'):
+        os.makedirs(os.path.join(root, sub))
+    shutil.copy(BUSYBOX, os.path.join(root, 'bin', 'busybox'))
+    os.symlink('busybox', os.path.join(root, 'bin', 'sh'))
+    os.symlink('../bin/busybox', os.path.join(root, 'sbin', 'init'))
+    with open(os.path.join(root, 'etc', 'hostname'), 'w') as f:
+        f.write('busybox\n')
+
+
+def tar_directory(root, path, arcname='.'):
+    """Tar ``root`` (gzip) into ``path``; return the archive bytes."""
+    with tarfile.open(path, 'w:gz') as archive:
+        archive.add(root, arcname=arcname)
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+class TestImageSync(testtools.TestCase):
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(BUSYBOX):
+            self.skipTest(f'{BUSYBOX} is missing (apt-get install '
+                          f'busybox-static)')
+        objects.register_all()
+        self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.staging = os.path.join(self.tmp, 'staging')
+        conf = self.useFixture(config_fixture.Config(CONF))
+        conf.config(group='lxd', project=f'nova-lxd-ftest-{uuid.uuid4().hex}',
+                    image_staging_dir=self.staging)
+        self.session = lxd_session.LXDSession()
+        self._make_project()
+        self.glance = self.useFixture(image_fakes.ImageServiceFixture())
+        self.store = image.ImageStore(self.session)
+        self.context = nova_context.get_admin_context()
+
+    def _make_project(self):
+        try:
+            self.session.server_info()
+        except lxd_exception.LXDUnreachable as e:
+            self.skipTest(f'no LXD daemon: {e}')
+        self.assertTrue(self.session.ensure_project())
+        self.addCleanup(self._drop_project)
+
+    def _drop_project(self):
+        for lxd_image in self.session.client.images.all():
+            lxd_image.delete(wait=True)
+        pylxd.Client(endpoint=self.session.endpoint).projects.get(
+            CONF.lxd.project).delete()
+
+    def lxd_images(self):
+        """Fingerprint -> pylxd Image, for every image of the project."""
+        return {i.fingerprint: i for i in self.session.client.images.all()}
+
+    def rootfs_tarball(self, name='rootfs.tar.gz'):
+        root = os.path.join(self.tmp, 'rootfs')
+        if not os.path.isdir(root):
+            busybox_rootfs(root)
+        return tar_directory(root, os.path.join(self.tmp, name))
+
+    def assertNothingLeft(self):
+        self.assertEqual([], os.listdir(self.staging))
+
+    def test_concurrent_boots_import_once(self):
+        meta = self.glance.add(self.rootfs_tarball(), name='Busybox 1.35',
+                               properties={'os_distro': 'busybox',
+                                           'os_version': '1.35'})
+        barrier = threading.Barrier(2)
+        results = []
+
+        def boot():
+            barrier.wait(10)
+            results.append(self.store.ensure_image(self.context, meta))
+
+        threads = [threading.Thread(target=boot) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual([meta.id, meta.id], results)
+        self.assertEqual([meta.id], self.glance.downloads)
+        [(fingerprint, lxd_image)] = self.lxd_images().items()
+        self.assertEqual(fingerprint, self.session.image_by_alias(meta.id))
+        self.assertEqual(self.session.architecture(), lxd_image.architecture)
+        self.assertEqual({'description': 'Busybox 1.35', 'os': 'busybox',
+                          'release': '1.35'}, lxd_image.properties)
+        # The rollback and reuse paths rely on knowing it beforehand.
+        metadata = image.metadata_tarball(
+            meta, self.session.architecture(), meta.created_at.timestamp(),
+            '1.35')
+        self.assertEqual(fingerprint, image.lxd_fingerprint(
+            os.path.join(self.tmp, 'rootfs.tar.gz'), metadata))
+        self.assertNothingLeft()
+
+    def test_refused_images_leave_lxd_untouched(self):
+        qcow2 = self.glance.add(b'QFI\xfb' + b'\0' * 508,
+                                disk_format='qcow2')
+        docs = os.path.join(self.tmp, 'docs')
+        os.makedirs(os.path.join(docs, 'share'))
+        with open(os.path.join(docs, 'share', 'README'), 'w') as f:
+            f.write('not a root filesystem\n')
+        other = self.glance.add(tar_directory(
+            docs, os.path.join(self.tmp, 'docs.tar.gz')))
+        for meta in (qcow2, other):
+            e = self.assertRaises(exception.ImageUnacceptable,
+                                  self.store.ensure_image, self.context, meta)
+            self.assertIn(meta.id, str(e))
+            self.assertIn('--disk-format raw --container-format bare',
+                          str(e))
+        self.assertEqual({}, self.lxd_images())
+        self.assertEqual([other.id], self.glance.downloads)
+        self.assertNothingLeft()
+
+    def test_unified_tarball_uploaded_as_is(self):
+        root = os.path.join(self.tmp, 'unified')
+        busybox_rootfs(os.path.join(root, 'rootfs'))
+        with open(os.path.join(root, 'metadata.yaml'), 'w') as f:
+            yaml.safe_dump({'architecture': self.session.architecture(),
+                            'creation_date': 1700000000,
+                            'properties': {'description': 'unified'}}, f)
+        data = tar_directory(root, os.path.join(self.tmp, 'u.tar.gz'))
+        meta = self.glance.add(data)
+        self.assertEqual(meta.id, self.store.ensure_image(self.context, meta))
+        fingerprint = hashlib.sha256(data).hexdigest()
+        self.assertEqual([fingerprint], list(self.lxd_images()))
+        self.assertEqual(fingerprint, self.session.image_by_alias(meta.id))
+
+    def test_same_bytes_under_two_ids_share_one_image(self):
+        data = self.rootfs_tarball()
+        metas = [self.glance.add(data, name='twin'),
+                 self.glance.add(data, name='twin')]
+        threads = [threading.Thread(target=self.store.ensure_image,
+                                    args=(self.context, meta))
+                   for meta in metas]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        [fingerprint] = self.lxd_images()
+        self.assertEqual([fingerprint] * 2, [
+            self.session.image_by_alias(meta.id) for meta in metas])
+
+    def test_image_left_without_alias_is_reused(self):
+        meta = self.glance.add(self.rootfs_tarball())
+        metadata = image.metadata_tarball(
+            meta, self.session.architecture(), meta.created_at.timestamp())
+        # As if nova-compute had died between upload and alias.
+        with open(os.path.join(self.tmp, 'rootfs.tar.gz'), 'rb') as rootfs:
+            orphan = self.session.client.images.create(
+                rootfs, metadata=metadata).fingerprint
+        self.store.ensure_image(self.context, meta)
+        self.assertEqual([orphan], list(self.lxd_images()))
+        self.assertEqual(orphan, self.session.image_by_alias(meta.id))
+        self.assertNothingLeft()

@@ -1,0 +1,331 @@
+"""Tests of nova_lxd.nova.virt.lxd.image.
+
+The pure parts are run on real tarballs written to a temporary directory.
+ImageStore runs through nova's real glance download path (nova.virt.images)
+on image_fakes.ImageServiceFixture, and on image_fakes.FakeSession.
+"""
+import hashlib
+import io
+import logging
+import os
+import tarfile
+import threading
+
+import fixtures
+from nova import context as nova_context
+from nova import exception
+from nova import objects
+from oslo_config import fixture as config_fixture
+from oslo_utils import uuidutils
+import testtools
+import yaml
+
+from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import image
+from nova_lxd.tests import image_fakes as fakes
+
+CONF = lxd_conf.CONF
+
+
+class TestCase(testtools.TestCase):
+    def setUp(self):
+        super().setUp()
+        objects.register_all()
+        self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.conf = self.useFixture(config_fixture.Config(CONF))
+
+    def tarball(self, members, name='image.tar.gz', **kwargs):
+        path = os.path.join(self.tmp, name)
+        return fakes.write_tarball(path, members, **kwargs)
+
+    def tarball_bytes(self, members, name='image.tar.gz'):
+        with open(self.tarball(members, name), 'rb') as f:
+            return f.read()
+
+    def read_metadata(self, data):
+        """metadata.yaml of a metadata tarball, parsed."""
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            self.assertEqual(['metadata.yaml'], archive.getnames())
+            return yaml.safe_load(archive.extractfile('metadata.yaml'))
+
+    def assertRefused(self, func, *args, words=()):
+        e = self.assertRaises(exception.ImageUnacceptable, func, *args)
+        for word in ('--disk-format raw --container-format bare',) + words:
+            self.assertIn(word, str(e))
+        return e
+
+
+class TestGlanceFormat(TestCase):
+    def test_raw_bare_accepted(self):
+        self.assertIsNone(image.check_glance_format(fakes.image_meta()))
+
+    def test_disk_images_refused(self):
+        for disk in ('qcow2', 'iso', 'vmdk', 'ami'):
+            meta = fakes.image_meta(disk_format=disk, name='cirros')
+            e = self.assertRefused(image.check_glance_format, meta,
+                                   words=(meta.id, 'cirros', disk))
+            self.assertIn(f'disk_format={disk}', str(e))
+
+    def test_container_formats_refused(self):
+        for container in ('ova', 'docker', 'compressed'):
+            self.assertRefused(image.check_glance_format,
+                               fakes.image_meta(container_format=container),
+                               words=(f'container_format={container}',))
+
+    def test_unset_formats_refused(self):
+        meta = objects.ImageMeta(id=uuidutils.generate_uuid(),
+                                 properties=objects.ImageMetaProps())
+        self.assertRefused(image.check_glance_format, meta,
+                           words=('disk_format=None',))
+
+
+class TestInspectTarball(TestCase):
+    def test_rootfs_any_compression(self):
+        for mode, name in (('w:gz', 'a.tar.gz'), ('w:xz', 'a.tar.xz'),
+                           ('w:bz2', 'a.tar.bz2'), ('w', 'a.tar')):
+            path = self.tarball(fakes.ROOTFS, name, mode=mode)
+            self.assertEqual('rootfs', image.inspect_tarball(path, 'id'),
+                             name)
+
+    def test_rootfs_without_dot_prefix(self):
+        path = self.tarball(fakes.ROOTFS, prefix='')
+        self.assertEqual('rootfs', image.inspect_tarball(path, 'id'))
+
+    def test_merged_usr_rootfs(self):
+        path = self.tarball(fakes.MERGED_USR)
+        self.assertEqual('rootfs', image.inspect_tarball(path, 'id'))
+
+    def test_unified(self):
+        path = self.tarball(fakes.UNIFIED, mode='w:xz')
+        self.assertEqual('unified', image.inspect_tarball(path, 'id'))
+
+    def test_stops_reading_once_decided(self):
+        # The tail is cut off: reading on to it would fail.
+        noise = os.urandom(1 << 20)
+        path = self.tarball(fakes.ROOTFS + [('var/big', noise)])
+        os.truncate(path, os.path.getsize(path) // 2)
+        self.assertEqual('rootfs', image.inspect_tarball(path, 'id'))
+        path = self.tarball(fakes.ROOTFS[:-1] + [('var/big', noise)],
+                            'b.tar.gz')
+        os.truncate(path, os.path.getsize(path) // 2)
+        self.assertRefused(image.inspect_tarball, path, 'id',
+                           words=('not a readable tar archive',))
+
+    def test_no_init_refused(self):
+        path = self.tarball(fakes.ROOTFS[:-1])
+        self.assertRefused(image.inspect_tarball, path, 'img-1',
+                           words=('img-1', 'no sbin/init or usr/sbin/init',
+                                  'metadata.yaml'))
+
+    def test_other_tarball_refused(self):
+        path = self.tarball(fakes.DOCS)
+        self.assertRefused(image.inspect_tarball, path, 'id',
+                           words=('no etc/', 'neither a root filesystem'))
+
+    def test_rootfs_in_a_directory_refused(self):
+        path = self.tarball(fakes.ROOTFS, prefix='debian/')
+        self.assertRefused(image.inspect_tarball, path, 'id',
+                           words=('below debian/', 'at the top'))
+
+    def test_empty_tarball_refused(self):
+        path = self.tarball([])
+        self.assertRefused(image.inspect_tarball, path, 'id',
+                           words=('empty',))
+
+    def test_not_a_tarball_refused(self):
+        path = os.path.join(self.tmp, 'junk')
+        for data in (b'', os.urandom(4096), b'\x1f\x8b' + os.urandom(99)):
+            with open(path, 'wb') as f:
+                f.write(data)
+            self.assertRaises(exception.ImageUnacceptable,
+                              image.inspect_tarball, path, 'id')
+
+    def test_known_formats_named(self):
+        path = os.path.join(self.tmp, 'disk')
+        cases = ((b'QFI\xfb\0\0\0\3' + b'\0' * 600, 'qcow2'),
+                 (b'\0' * 32769 + b'CD001' + b'\0' * 2000, 'ISO 9660'),
+                 (b'hsqs' + b'\0' * 600, 'squashfs'))
+        for data, what in cases:
+            with open(path, 'wb') as f:
+                f.write(data)
+            self.assertRefused(image.inspect_tarball, path, 'id',
+                               words=(what,))
+
+    def test_zstd_named_with_its_own_fix(self):
+        path = os.path.join(self.tmp, 'a.tar.zst')
+        with open(path, 'wb') as f:
+            f.write(b'\x28\xb5\x2f\xfd' + os.urandom(600))
+        e = self.assertRaises(exception.ImageUnacceptable,
+                              image.inspect_tarball, path, 'id')
+        self.assertIn('Recompress the tarball with gzip or xz', str(e))
+
+
+class TestMetadata(TestCase):
+    def test_metadata(self):
+        meta = fakes.image_meta(name='Debian 12',
+                                properties={'os_distro': 'debian'})
+        data = image.metadata_tarball(meta, 'aarch64', 1700000000.7, '12')
+        self.assertEqual(
+            {'architecture': 'aarch64', 'creation_date': 1700000000,
+             'properties': {'description': 'Debian 12', 'os': 'debian',
+                            'release': '12'}}, self.read_metadata(data))
+        self.assertEqual(data, image.metadata_tarball(
+            meta, 'aarch64', 1700000000.7, '12'))
+
+    def test_unknown_properties_left_out(self):
+        meta = fakes.image_meta(name='')
+        doc = self.read_metadata(image.metadata_tarball(meta, 'x86_64', 5))
+        self.assertEqual({'description': meta.id}, doc['properties'])
+
+    def test_lxd_fingerprint(self):
+        path = self.tarball(fakes.ROOTFS)
+        with open(path, 'rb') as f:
+            data = f.read()
+        self.assertEqual(hashlib.sha256(data).hexdigest(),
+                         image.lxd_fingerprint(path, None))
+        self.assertEqual(hashlib.sha256(b'meta' + data).hexdigest(),
+                         image.lxd_fingerprint(path, b'meta'))
+
+    def test_architectures(self):
+        for nova_name, lxd_name in (('x86_64', 'x86_64'), ('AMD64', 'x86_64'),
+                                    ('aarch64', 'aarch64'),
+                                    ('armv6', 'armv6l'), ('i386', 'i686'),
+                                    ('ppc64le', 'ppc64le')):
+            self.assertEqual(lxd_name, image.lxd_architecture(nova_name))
+
+    def test_staging_dir_created(self):
+        path = os.path.join(self.tmp, 'a', 'b')
+        self.conf.config(image_staging_dir=path, group='lxd')
+        self.assertEqual(path, image.staging_dir())
+        self.assertTrue(os.path.isdir(path))
+        self.conf.config(image_staging_dir=None, group='lxd')
+        self.conf.config(instances_path=self.tmp)
+        self.assertEqual(self.tmp, image.staging_dir())
+
+
+class TestImageStore(TestCase):
+    def setUp(self):
+        super().setUp()
+        self.staging = os.path.join(self.tmp, 'staging')
+        self.conf.config(image_staging_dir=self.staging, group='lxd')
+        self.glance = self.useFixture(fakes.ImageServiceFixture())
+        self.session = fakes.FakeSession()
+        self.store = image.ImageStore(self.session)
+        self.context = nova_context.get_admin_context()
+        self.rootfs = self.tarball_bytes(fakes.ROOTFS)
+
+    def ensure(self, meta):
+        return self.store.ensure_image(self.context, meta)
+
+    def assertNothingLeft(self):
+        self.assertEqual([], os.listdir(self.staging))
+
+    def test_rootfs_imported_once_with_metadata(self):
+        meta = self.glance.add(self.rootfs, properties={
+            'os_distro': 'debian', 'os_version': '12',
+            'hw_architecture': 'armv6'})
+        self.assertEqual(meta.id, self.ensure(meta))
+        self.assertEqual(meta.id, self.ensure(meta))
+        self.assertEqual(1, self.session.uploads)
+        self.assertEqual([meta.id], self.glance.downloads)
+        [metadata] = self.session.images.values()
+        doc = self.read_metadata(metadata)
+        self.assertEqual('armv6l', doc['architecture'])
+        self.assertEqual(int(meta.created_at.timestamp()),
+                         doc['creation_date'])
+        self.assertEqual({'description': 'busybox', 'os': 'debian',
+                          'release': '12'}, doc['properties'])
+        self.assertNothingLeft()
+
+    def test_unified_uploaded_as_is(self):
+        data = self.tarball_bytes(fakes.UNIFIED, 'u.tar.gz')
+        meta = self.glance.add(data)
+        self.ensure(meta)
+        self.assertEqual({hashlib.sha256(data).hexdigest(): None},
+                         self.session.images)
+
+    def test_disk_image_refused_without_download(self):
+        meta = self.glance.add(b'QFI\xfb', disk_format='qcow2')
+        self.assertRefused(self.ensure, meta)
+        self.assertEqual([], self.glance.downloads)
+        self.assertEqual({}, self.session.images)
+
+    def test_non_rootfs_refused_before_lxd(self):
+        meta = self.glance.add(self.tarball_bytes(fakes.DOCS))
+        self.assertRefused(self.ensure, meta)
+        self.assertEqual(({}, {}), (self.session.images,
+                                    self.session.aliases))
+        self.assertNothingLeft()
+
+    def test_failed_alias_rolls_back(self):
+        meta = self.glance.add(self.rootfs)
+        self.session.fail_alias = True
+        self.assertRaises(lxd_exception.LXDRequestFailed, self.ensure, meta)
+        self.assertEqual((1, {}), (self.session.uploads, self.session.images))
+        self.assertNothingLeft()
+        self.session.fail_alias = False
+        self.ensure(meta)
+        self.assertEqual(1, len(self.session.images))
+
+    def test_missing_glance_image(self):
+        meta = fakes.image_meta()
+        self.assertRaises(exception.ImageNotFound, self.ensure, meta)
+        self.assertNothingLeft()
+
+    def test_orphan_with_same_content_aliased(self):
+        meta = self.glance.add(self.rootfs)
+        self.ensure(meta)
+        fingerprint = self.session.aliases.pop(meta.id)
+        self.ensure(meta)
+        self.assertEqual(1, self.session.uploads)
+        self.assertEqual(fingerprint, self.session.aliases[meta.id])
+
+    def test_concurrent_boots_import_once(self):
+        meta = self.glance.add(self.rootfs)
+        self.session.delay = 0.2
+        results = []
+        threads = [threading.Thread(
+            target=lambda: results.append(self.ensure(meta)))
+            for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        self.assertEqual([meta.id] * 3, results)
+        self.assertEqual(1, self.session.uploads)
+        self.assertEqual([meta.id], self.glance.downloads)
+
+    def test_same_bytes_under_two_ids_share_one_image(self):
+        data = self.tarball_bytes(fakes.UNIFIED, 'u.tar.gz')
+        metas = [self.glance.add(data), self.glance.add(data)]
+        self.session.delay = 0.2
+        threads = [threading.Thread(target=self.ensure, args=(meta,))
+                   for meta in metas]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        [fingerprint] = self.session.images
+        self.assertEqual({m.id: fingerprint for m in metas},
+                         self.session.aliases)
+        self.assertEqual(1, self.session.uploads)
+
+    def test_different_images_do_not_wait(self):
+        slow = self.glance.add(self.rootfs)
+        fast = self.glance.add(self.rootfs + b'\0' * 512)
+        self.session.gates[slow.id] = release = threading.Event()
+        self.addCleanup(release.set)
+        first = threading.Thread(target=self.ensure, args=(slow,))
+        first.start()
+        self.assertTrue(self.session.importing.wait(10))
+        second = threading.Thread(target=self.ensure, args=(fast,))
+        second.start()
+        second.join(10)
+        self.assertFalse(second.is_alive())
+        self.assertTrue(first.is_alive())
+        self.assertIn(fast.id, self.session.aliases)
+        release.set()
+        first.join(10)
+        self.assertIn(slow.id, self.session.aliases)
