@@ -14,6 +14,7 @@ non-zero if any step failed.
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -233,7 +234,10 @@ class Demo:
             self._run_steps()
         finally:
             self.kill_sandbox()
-        return self._report()
+        status = self._report()
+        if status == 0:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return status
 
     def _run_steps(self):
         s = self.step

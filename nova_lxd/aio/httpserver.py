@@ -20,6 +20,7 @@ class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
 
 class _Handler(simple_server.WSGIRequestHandler):
     def log_message(self, fmt, *args):
+        """Request lines go to the debug log, not to stderr."""
         LOG.debug('%s %s', self.address_string(), fmt % args)
 
 
