@@ -14,12 +14,14 @@ Anything else is refused with ``ImageUnacceptable`` before anything is
 created in LXD: first on glance's disk and container formats (a qcow2 or iso
 is refused without a download), then on the downloaded content.
 
-A root filesystem is recognised by what LXD needs to boot it, as members of
-the archive (files, links or directories, in any order): ``etc``, ``bin`` or
-``usr/bin``, and the init LXD executes, ``sbin/init`` (``usr/sbin/init`` with
-a merged /usr).  Reading stops as soon as they (or a ``metadata.yaml``) are
-seen; as archives list members in any order, that costs at worst one
-decompression pass, and never an extraction to disk.
+A root filesystem is recognised by its top-level layout, as members of the
+archive (files, links or directories, in any order): ``etc``, ``bin`` or
+``usr/bin``, and ``sbin`` or ``usr/sbin``, where the init LXD executes lives
+(``sbin`` is a link to ``usr/sbin`` with a merged /usr).  Reading stops as
+soon as they (or a ``metadata.yaml``) are seen, so a name-sorted archive is
+decided within its first directories; at worst it costs one decompression
+pass, never an extraction to disk.  An archive with that layout but no
+usable init fails when the instance starts, and the spawn is rolled back.
 
 LXD image format:
 https://documentation.ubuntu.com/lxd/en/latest/reference/image_format/
@@ -80,7 +82,7 @@ _MAGIC = (
 _ROOTFS_EVIDENCE = {
     'etc/': ('etc',),
     'bin/ or usr/bin/': ('bin', 'usr/bin'),
-    'sbin/init or usr/sbin/init': ('sbin/init', 'usr/sbin/init'),
+    'sbin/ or usr/sbin/': ('sbin', 'usr/sbin'),
 }
 
 _ROOTFS_TOPS = {c.split('/', 1)[0]
