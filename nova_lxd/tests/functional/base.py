@@ -39,7 +39,14 @@ class LXDProjectFixture(fixtures.Fixture):
         self.client = pylxd.Client(project=self.name)
         self.addCleanup(self._delete)
 
+    def names(self):
+        """Names of the instances in the project."""
+        return sorted(i.name.split('?')[0]
+                      for i in self.client.instances.all())
+
     def _delete(self):
+        if not self.admin.projects.exists(self.name):
+            return
         api = self.client.api
         for inst in self.client.instances.all():
             if inst.status != 'Stopped':
@@ -51,8 +58,7 @@ class LXDProjectFixture(fixtures.Fixture):
             name = url.rsplit('/', 1)[-1].split('?')[0]
             if name != 'default':
                 api.profiles[name].delete()
-        if self.admin.projects.exists(self.name):
-            self.admin.api.projects[self.name].delete()
+        self.admin.api.projects[self.name].delete()
 
 
 class LXDTestCase(integrated_helpers._IntegratedTestBase):
@@ -80,9 +86,16 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
         self.useFixture(self.project)
         self.flags(compute_driver='nova_lxd.nova.virt.lxd.LXDDriver')
         self.flags(project=self.project.name, pool='default', group='lxd')
-        self.flags(instances_path=self.useFixture(
-            fixtures.TempDir()).path)
+        self.flags_instances_path = self.useFixture(fixtures.TempDir()).path
+        self.flags(instances_path=self.flags_instances_path)
         return super()._setup_compute_service()
+
+    def _wait_for_state_change(self, server, expected_status,
+                               max_retries=240, wait_for_fault_key=True):
+        # nova's default (5 s) suits its fake driver; real containers, and a
+        # first boot that imports an image, take longer on a busy machine.
+        return super()._wait_for_state_change(
+            server, expected_status, max_retries, wait_for_fault_key)
 
     @property
     def lxd(self):

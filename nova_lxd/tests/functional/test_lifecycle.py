@@ -1,4 +1,5 @@
 """Server lifecycle through nova's API on real LXD containers (busybox)."""
+import os
 import subprocess
 
 from nova.compute import power_state
@@ -113,3 +114,17 @@ class LifecycleTest(base.LXDTestCase):
             networks=[{'port': self.port['id']}], expected_state='ERROR')
         self.assertIn('lxd:limits.processes', server['fault']['message'])
         self.assertEqual([], self.lxd.instances.all())
+
+    def test_failed_start_rolls_back(self):
+        first = self.boot()
+        # A second port with the same address: LXD cannot add the host
+        # route when it starts the second container, after creating it.
+        clash = self.create_tap_port(self.address)
+        server = self._create_server(
+            image_uuid=self.image_id, flavor_id=self.flavor_id,
+            networks=[{'port': clash['id']}], expected_state='ERROR')
+        self.assertEqual([first['OS-EXT-SRV-ATTR:instance_name']],
+                         self.project.names())
+        self.assertFalse(os.path.exists(
+            os.path.join(self.flags_instances_path, server['id'])))
+        self.assertEqual('Running', self.container(first).status)
