@@ -1,1 +1,1 @@
-"""nova-lxd: an OpenStack Nova compute driver running instances as LXD containers."""
+"""nova-lxd: an OpenStack Nova compute driver for LXD system containers."""

@@ -19,6 +19,7 @@ from nova.tests.functional import integrated_helpers
 import pylxd
 
 TEST_NET_CIDR = '192.168.77.0/24'
+TEST_NET_ID = '5b4f6a0e-77ad-4b2e-9a7e-0000000000a7'
 
 
 def image_path(variable):
@@ -131,9 +132,9 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
         """
         with open('/proc/net/route') as routes:
             next(routes)
-            used = {socket.inet_ntoa(struct.pack('<I', int(line.split()[1],
-                                                            16)))
-                    for line in routes}
+            destinations = (int(line.split()[1], 16) for line in routes)
+            used = {socket.inet_ntoa(struct.pack('<I', d))
+                    for d in destinations}
         free = [f'192.168.77.{n}' for n in range(2, 255)
                 if f'192.168.77.{n}' not in used]
         return random.choice(free)
@@ -144,7 +145,7 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
         suffix = int(address.rsplit('.', 1)[1])
         net = copy.deepcopy(neutron_fixture.NeutronFixture.network_1)
         subnet = copy.deepcopy(neutron_fixture.NeutronFixture.subnet_1)
-        net['id'] = subnet['network_id'] = '5b4f6a0e-77ad-4b2e-9a7e-0000000000a7'
+        net['id'] = subnet['network_id'] = TEST_NET_ID
         net['subnets'] = [subnet['id']]
         subnet.update(cidr=TEST_NET_CIDR, gateway_ip='192.168.77.1',
                       allocation_pools=[{'start': '192.168.77.2',

@@ -105,7 +105,6 @@ def lxd_architecture(name):
     return _LXD_ARCHITECTURES.get(name, name)
 
 
-
 def _field(obj, name):
     """An object field's value, or None when it is unset."""
     return getattr(obj, name) if obj.obj_attr_is_set(name) else None

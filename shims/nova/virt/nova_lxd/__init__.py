@@ -1,4 +1,4 @@
-"""``compute_driver = nova_lxd.nova.virt.lxd.LXDDriver`` (the documented spelling).
+"""``compute_driver = nova_lxd.nova.virt.lxd.LXDDriver`` (documented spelling).
 
 nova 34 loads drivers only as ``nova.virt.<compute_driver>``, that is
 ``nova.virt.nova_lxd.nova.virt.lxd``.  Each package on that path is made an

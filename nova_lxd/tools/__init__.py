@@ -1,0 +1,12 @@
+"""Developer tools of nova-lxd (run through the scripts in ``tools/``).
+
+Like nova-compute 34, the tools run on native threads: nova must not
+switch the process to eventlet, so this happens before any nova import.
+"""
+import os
+
+os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
+
+from nova import monkey_patch  # noqa: E402
+
+monkey_patch.patch(backend='threading')

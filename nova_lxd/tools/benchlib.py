@@ -1,0 +1,267 @@
+"""Helpers of the benchmark (:mod:`nova_lxd.tools.bench`).
+
+Nothing here times anything: the raw pylxd side of each comparison (the
+same container config, image file and metadata as the driver's), an LXD
+project of the benchmark's own, a counter of the HTTP requests pylxd
+clients make, a glance stand-in serving local files behind nova's real
+glance API, and phase timers that wrap functions of the image store
+without changing them.
+"""
+import concurrent.futures
+import contextlib
+import datetime
+import sys
+import time
+import urllib.parse
+import uuid
+
+from nova import exception
+from nova.image import glance
+from nova import objects
+import pylxd
+from pylxd import exceptions as lxd_exc
+
+from nova_lxd.nova.virt.lxd import flavor
+from nova_lxd.nova.virt.lxd import session as lxd_session
+
+#: glanceclient's download chunk size (bytes).
+CHUNK = 64 * 1024
+#: created_at of every glance image: fixed, so that the driver's metadata
+#: tarball (and thus the LXD fingerprint) is the same in every run.
+CREATED = datetime.datetime(2025, 1, 2, tzinfo=datetime.timezone.utc)
+#: The flavor of every instance (CPU count, MiB, GiB).
+FLAVOR = {'vcpus': 1, 'memory_mb': 256, 'root_gb': 1}
+
+
+def log(message):
+    """Progress line on stderr (stdout carries the results only)."""
+    print(f'bench: {message}', file=sys.stderr, flush=True)
+
+
+# -- the raw pylxd side ------------------------------------------------------
+def raw_definition(serial, fingerprint):
+    """The same container as the driver's, written out by hand."""
+    hostname = f'bench-{serial}'
+    return {
+        'name': f'raw-{serial:08x}', 'type': 'container', 'profiles': [],
+        'source': {'type': 'image', 'fingerprint': fingerprint},
+        'config': {flavor.UUID_KEY: str(uuid.uuid4()),
+                   'limits.cpu': str(FLAVOR['vcpus']),
+                   'limits.memory': f"{FLAVOR['memory_mb']}MiB",
+                   'security.privileged': 'false',
+                   'boot.autostart': 'false',
+                   'raw.lxc': f'lxc.uts.name = {hostname}'},
+        'devices': {'root': {'type': 'disk', 'path': '/',
+                             'pool': 'default'}},
+    }
+
+
+def raw_spawn(client, definition):
+    """pylxd create + start, each waited for."""
+    inst = client.instances.create(definition, wait=True)
+    inst.start(wait=True)
+    return inst
+
+
+def raw_destroy(inst):
+    """pylxd forced stop + delete, each waited for."""
+    inst.stop(force=True, wait=True)
+    inst.delete(wait=True)
+
+
+def raw_import(client, path, metadata):
+    """pylxd image upload of a split image (metadata tarball + rootfs)."""
+    with open(path, 'rb') as rootfs:
+        return client.images.create(rootfs, metadata=metadata)
+
+
+def shape(meta):
+    """An instance's LXD definition minus what differs by name/uuid."""
+    config = {k: v for k, v in meta['config'].items()
+              if not k.startswith(('volatile.', 'image.', 'user.'))
+              and k != 'raw.lxc'}
+    return config, meta['devices'], meta['profiles']
+
+
+class RequestCounter:
+    """Counts real HTTP requests of pylxd clients, by a response hook."""
+
+    def __init__(self):
+        self.count = 0
+        self.trail = []
+
+    def attach(self, client):
+        """Hook the requests session every ``_APINode`` of ``client``
+        shares."""
+        client.api.session.hooks['response'].append(self._hook)
+
+    def _hook(self, response, *args, **kwargs):
+        self.count += 1
+        path = urllib.parse.urlsplit(response.request.url).path
+        self.trail.append(f'{response.request.method} {path} '
+                          f'{response.status_code}')
+
+    def mark(self):
+        """Position to pass to :meth:`since` later."""
+        return self.count
+
+    def since(self, mark):
+        """Requests made after ``mark``."""
+        return self.count - mark
+
+    def trail_since(self, mark):
+        """``METHOD /path status`` of each request made after ``mark``."""
+        return self.trail[mark:]
+
+
+class FileGlance:
+    """Glance stand-in behind nova's glance API; image data are local files.
+
+    It plugs in where nova's GlanceFixture does
+    (``nova.image.glance.get_default_image_service``), so the driver still
+    goes through ``nova.virt.images.fetch`` and glance's ``API``.  Downloads
+    copy the file in glanceclient-sized chunks: the copy is part of what
+    the driver really pays.
+    """
+
+    def __init__(self):
+        self.images = {}
+        self._saved = None
+
+    def add(self, path, name):
+        """Register ``path`` as a new raw/bare glance image; return its
+        nova ImageMeta."""
+        meta = {'id': str(uuid.uuid4()), 'name': name, 'status': 'active',
+                'disk_format': 'raw', 'container_format': 'bare',
+                'properties': {}, 'created_at': CREATED}
+        self.images[meta['id']] = (meta, path)
+        return objects.ImageMeta.from_dict(meta)
+
+    def show(self, context, image_id, include_locations=False,
+             show_deleted=True):
+        if image_id not in self.images:
+            raise exception.ImageNotFound(image_id=image_id)
+        return dict(self.images[image_id][0])
+
+    def download(self, context, image_id, data=None, dst_path=None,
+                 trusted_certs=None):
+        self.show(context, image_id)
+        with open(self.images[image_id][1], 'rb') as src, \
+                open(dst_path, 'wb') as dst:
+            for chunk in iter(lambda: src.read(CHUNK), b''):
+                dst.write(chunk)
+
+    @contextlib.contextmanager
+    def plugged(self):
+        """Serve nova's glance API from this object while inside."""
+        saved = glance.get_default_image_service
+        glance.get_default_image_service = lambda: self
+        try:
+            yield self
+        finally:
+            glance.get_default_image_service = saved
+
+
+class Phases:
+    """Wall time spent in wrapped functions, summed per run (seconds)."""
+
+    def __init__(self):
+        self.times = {}
+        self._undo = []
+
+    def wrap(self, owner, attr, label):
+        """Time ``owner.attr`` (module function or bound method) as
+        ``label`` until :meth:`unwrap_all`."""
+        original = getattr(owner, attr)
+        had_own = attr in vars(owner)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.times[label] = (self.times.get(label, 0.0) +
+                                     time.perf_counter() - start)
+
+        setattr(owner, attr, timed)
+        self._undo.append((owner, attr, original, had_own))
+
+    def reset(self):
+        self.times = {}
+
+    def unwrap_all(self):
+        while self._undo:
+            owner, attr, original, had_own = self._undo.pop()
+            if had_own:
+                setattr(owner, attr, original)
+            else:
+                delattr(owner, attr)
+
+
+class Project:
+    """An LXD project of the benchmark's own, deleted with its content."""
+
+    def __init__(self, name, endpoint, timeout):
+        self.name = name
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.admin = pylxd.Client(endpoint=endpoint, timeout=timeout)
+
+    def client(self):
+        """A new pylxd client bound to the project."""
+        return pylxd.Client(endpoint=self.endpoint, project=self.name,
+                            timeout=self.timeout)
+
+    def create(self):
+        """Create the project as the driver's ``init_host`` would
+        (its own images, profiles and volumes); a leftover of an
+        interrupted run is deleted first."""
+        if self.admin.projects.exists(self.name):
+            log(f'deleting leftover LXD project {self.name}')
+            self.delete()
+        self.admin.projects.create(
+            self.name, description='nova-lxd benchmark (tools/bench)',
+            config=lxd_session.PROJECT_CONFIG)
+
+    def settle(self, client):
+        """Wait for the project's running LXD operations: an interrupted
+        run leaves some (a start or stop LXD goes on with)."""
+        running = client.api.operations.get().json()['metadata'] or {}
+        for url in running.get('running') or []:
+            with contextlib.suppress(lxd_exc.LXDAPIException):
+                client.operations.wait_for_operation(url)
+
+    def _remove_instance(self, name):
+        client = self.client()
+        for attempt in range(3):
+            try:
+                inst = client.instances.get(name)
+                if inst.status != 'Stopped':
+                    inst.stop(force=True, wait=True)
+                inst.delete(wait=True)
+                return
+            except lxd_exc.NotFound:
+                return
+            except lxd_exc.LXDAPIException:
+                if attempt == 2:
+                    raise
+                self.settle(client)
+
+    def remove_instances(self, names, workers=8):
+        """Stop and delete instances, several at a time."""
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            list(pool.map(self._remove_instance, names))
+
+    def delete(self):
+        """Delete instances, images, profiles, then the project."""
+        if not self.admin.projects.exists(self.name):
+            return
+        client = self.client()
+        self.settle(client)
+        self.remove_instances([i.name for i in client.instances.all()])
+        for lxd_image in client.images.all():
+            lxd_image.delete(wait=True)
+        for profile in client.profiles.all():
+            if profile.name != 'default':
+                profile.delete()
+        self.admin.api.projects[self.name].delete()
