@@ -11,6 +11,7 @@ import random
 import socket
 import struct
 import sys
+import unittest
 import uuid
 
 import fixtures
@@ -26,7 +27,7 @@ def image_path(variable):
     """Path of a test image from the environment, or skip the test."""
     path = os.environ.get(variable)
     if not path or not os.path.exists(path):
-        raise fixtures.TestWithFixtures.skipException(
+        raise unittest.SkipTest(
             f'{variable} not set or missing; run tools/run-tests')
     return path
 
