@@ -107,16 +107,16 @@ class TestInspectTarball(TestCase):
         path = self.tarball(fakes.ROOTFS + [('var/big', noise)])
         os.truncate(path, os.path.getsize(path) // 2)
         self.assertEqual('rootfs', image.inspect_tarball(path, 'id'))
-        path = self.tarball(fakes.ROOTFS[:-2] + [('var/big', noise)],
+        path = self.tarball(fakes.ROOTFS[:2] + [('var/big', noise)],
                             'b.tar.gz')
         os.truncate(path, os.path.getsize(path) // 2)
         self.assertRefused(image.inspect_tarball, path, 'id',
                            words=('not a readable tar archive',))
 
-    def test_no_sbin_refused(self):
-        path = self.tarball(fakes.ROOTFS[:-2])
+    def test_only_etc_refused(self):
+        path = self.tarball(fakes.ROOTFS[:2])
         self.assertRefused(image.inspect_tarball, path, 'img-1',
-                           words=('img-1', 'no sbin/ or usr/sbin/',
+                           words=('img-1', 'no bin/, sbin/ or usr/',
                                   'metadata.yaml'))
 
     def test_other_tarball_refused(self):

@@ -15,12 +15,13 @@ created in LXD: first on glance's disk and container formats (a qcow2 or iso
 is refused without a download), then on the downloaded content.
 
 A root filesystem is recognised by its top-level layout, as members of the
-archive (files, links or directories, in any order): ``etc``, ``bin`` or
-``usr/bin``, and ``sbin`` or ``usr/sbin``, where the init LXD executes lives
-(``sbin`` is a link to ``usr/sbin`` with a merged /usr).  Reading stops as
-soon as they (or a ``metadata.yaml``) are seen, so a name-sorted archive is
-decided within its first directories; at worst it costs one decompression
-pass, never an extraction to disk.  An archive with that layout but no
+archive (files, links or directories, in any order): ``etc`` and one of
+``bin``, ``sbin`` or ``usr`` (with a merged /usr, bin and sbin are links
+into it).  Reading stops as soon as they (or a ``metadata.yaml``) are seen,
+which is within the first few hundred members of the distributions' root
+tarballs (measured: entry 669 of 13,827 for Debian bookworm, against
+12,513 for usr/bin); at worst it costs one decompression pass, never an
+extraction to disk.  An archive with that layout but no
 usable init fails when the instance starts, and the spawn is rolled back.
 
 LXD image format:
@@ -81,8 +82,7 @@ _MAGIC = (
 # (or below it).  Checked against paths normalised by _member_path.
 _ROOTFS_EVIDENCE = {
     'etc/': ('etc',),
-    'bin/ or usr/bin/': ('bin', 'usr/bin'),
-    'sbin/ or usr/sbin/': ('sbin', 'usr/sbin'),
+    'bin/, sbin/ or usr/': ('bin', 'sbin', 'usr'),
 }
 
 _ROOTFS_TOPS = {c.split('/', 1)[0]

@@ -63,6 +63,7 @@ class LXDSession:
         """:param lxd_opts: the ``[lxd]`` group (defaults to CONF.lxd)."""
         self._opts = lxd_opts or CONF.lxd
         self._client = None
+        self._architecture = None
 
     # -- connection -------------------------------------------------------
     @property
@@ -128,7 +129,10 @@ class LXDSession:
         The daemon, not this process, decides what an image must be built
         for: with an https endpoint it may be another machine.
         """
-        return self.server_info()['environment']['architectures'][0]
+        if self._architecture is None:
+            info = self.server_info()
+            self._architecture = info['environment']['architectures'][0]
+        return self._architecture
 
     def ensure_project(self):
         """Create ``[lxd] project`` if missing; return True if created.
@@ -264,9 +268,10 @@ class LXDSession:
         :returns: the new image's fingerprint.
         """
         with self._errors('import image', alias):
-            image = self.client.images.create(rootfs, metadata=metadata)
-            image.add_alias(alias, description)
-            return image.fingerprint
+            fingerprint = self.client.images.create(
+                rootfs, metadata=metadata).fingerprint
+        self.add_image_alias(fingerprint, alias, description)
+        return fingerprint
 
     def image_exists(self, fingerprint):
         """True if the project holds the image with this full fingerprint."""
