@@ -38,7 +38,7 @@ class DriverLoadTest(test.NoDBTestCase):
                          sorted(k for k, v in caps.items() if v))
 
     def test_works_where_eventlet_cannot_be_imported(self):
-        # nova-compute 34 runs native threads, where `import eventlet`
+        # nova-compute 34 runs native threads, where importing eventlet
         # raises ImportError; the driver must load and start there.
         code = ('import nova.cmd.compute; '
                 'from nova.virt import fake; '

@@ -198,7 +198,8 @@ class LXDDriver(driver.ComputeDriver):
             raise exception.VirtualInterfaceCreateException()
 
     def _start(self, instance, network_info):
-        """Start the container, waiting for Neutron's vif-plugged events."""
+        """Start the just-created container, waiting for Neutron's
+        vif-plugged events."""
         events = vif.plugged_events(network_info)
         timeout = CONF.vif_plugging_timeout
         if not timeout:
@@ -207,7 +208,7 @@ class LXDDriver(driver.ComputeDriver):
             with self.virtapi.wait_for_instance_event(
                     instance, events, timeout=timeout,
                     error_callback=self._vif_event_failed):
-                self._power.start(instance.name)
+                self._power.boot(instance.name)
         except exception.InstanceEventTimeout:
             LOG.warning('Timeout waiting for %s', events, instance=instance)
             if CONF.vif_plugging_is_fatal:

@@ -36,7 +36,11 @@ class PowerControl:
     def start(self, name):
         """Start unless already running."""
         if self.power_state(name) != power_state.RUNNING:
-            self._change(name, 'start')
+            self.boot(name)
+
+    def boot(self, name):
+        """Start an instance known to be stopped (e.g. just created)."""
+        self._change(name, 'start')
 
     def _clean_stop(self, name, timeout, retry_interval):
         """Ask the guest to halt; True if it stopped within ``timeout``."""
