@@ -16,6 +16,13 @@ class LXDUnreachable(LXDDriverError):
                '%(fix)s')
 
 
+class LXDTimeout(LXDUnreachable):
+    msg_fmt = ('The LXD daemon at %(endpoint)s did not answer within '
+               '%(timeout)s s to %(action)s %(target)s: %(error)s. Check that '
+               'it is healthy (`lxc info`, `lxc operation list`), or raise '
+               '[lxd] timeout if the work takes longer.')
+
+
 class LXDStoragePoolNotFound(LXDDriverError):
     msg_fmt = ('LXD storage pool %(pool)r does not exist; existing pools: '
                '%(pools)s. Create it (e.g. `lxc storage create %(pool)s dir`) '

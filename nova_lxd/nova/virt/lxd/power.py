@@ -103,7 +103,12 @@ class PowerControl:
         try:
             self._change(name, 'freeze')
         except exception.NovaException:
-            self._session.update_config(name, {flavor.SUSPENDED_KEY: ''})
+            try:
+                self._session.update_config(name, {flavor.SUSPENDED_KEY: ''})
+            except exception.NovaException as e:
+                # Report why the freeze failed, not why the undo did.
+                LOG.warning('Could not remove the suspended mark of %s: %s',
+                            name, e)
             raise
 
     def resume(self, name):

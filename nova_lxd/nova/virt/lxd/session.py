@@ -37,6 +37,11 @@ _HTTPS_FIX = ('Check [lxd] endpoint, client_cert/client_key (trusted with '
               '`lxc config trust add`) and server_cert.')
 
 
+def _socket_paths():
+    """The sockets autodetection looks for, for messages."""
+    return f'{lxd_conf.SNAP_SOCKET} or {lxd_conf.APT_SOCKET}'
+
+
 def find_endpoint(endpoint):
     """Resolve ``[lxd] endpoint`` to ``(url_or_socket_path, is_https)``.
 
@@ -52,8 +57,8 @@ def find_endpoint(endpoint):
         if os.path.exists(path):
             return path, False
     raise lxd_exception.LXDUnreachable(
-        endpoint=f'{lxd_conf.SNAP_SOCKET} or {lxd_conf.APT_SOCKET}',
-        error='no LXD unix socket found', fix=_UNIX_FIX)
+        endpoint=_socket_paths(), error='no LXD unix socket found',
+        fix=_UNIX_FIX)
 
 
 class LXDSession:
@@ -74,10 +79,17 @@ class LXDSession:
         target, https = find_endpoint(self._opts.endpoint)
         kwargs = {'timeout': self._opts.timeout, 'project': project}
         if https:
+            cert = None
             if self._opts.client_cert:
-                kwargs['cert'] = (self._opts.client_cert,
-                                  self._opts.client_key)
-            kwargs['verify'] = self._opts.server_cert or True
+                cert = (self._opts.client_cert, self._opts.client_key)
+            http = pylxd.client.get_session_for_url(
+                target, verify=self._opts.server_cert or True, cert=cert)
+            # requests puts REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the
+            # environment over Session.verify on every request, which would
+            # replace the pinned server_cert; with no server_cert the
+            # environment's CA bundle is what the operator asked for.
+            http.trust_env = not self._opts.server_cert
+            kwargs['session'] = http
         with self._errors('connect to', target):
             return pylxd.Client(endpoint=target, **kwargs)
 
@@ -106,10 +118,25 @@ class LXDSession:
                 action=action, target=target, error=e) from e
         except (lxd_exc.ClientConnectionFailed,
                 requests.exceptions.RequestException) as e:
-            https = self._opts.endpoint.startswith('https://')
-            raise lxd_exception.LXDUnreachable(
-                endpoint=self._opts.endpoint or target, error=e or type(e),
-                fix=_HTTPS_FIX if https else _UNIX_FIX) from e
+            raise self._unreachable(action, target, e) from e
+
+    def _unreachable(self, action, target, error):
+        """LXDTimeout or LXDUnreachable naming the daemon's endpoint."""
+        try:
+            endpoint = self.endpoint
+        except lxd_exception.LXDUnreachable:
+            # The autodetected socket is gone: name where it was looked for.
+            endpoint = _socket_paths()
+        # pylxd raises some errors without text (ClientConnectionFailed()).
+        text = str(error) or type(error).__name__
+        if isinstance(error, requests.exceptions.Timeout):
+            return lxd_exception.LXDTimeout(
+                endpoint=endpoint, timeout=self._opts.timeout, action=action,
+                target=target, error=text)
+        https = endpoint.startswith('https://')
+        return lxd_exception.LXDUnreachable(
+            endpoint=endpoint, error=text,
+            fix=_HTTPS_FIX if https else _UNIX_FIX)
 
     def _wait(self, response):
         """Wait for the background operation an LXD response started."""
@@ -142,16 +169,18 @@ class LXDSession:
         name = self._opts.project
         admin = self._connect(None)
         error = lxd_exception.LXDProjectUnavailable
-        try:
-            if admin.projects.exists(name):
-                return False
-            admin.projects.create(
-                name, description='Instances of OpenStack Nova (nova-lxd)',
-                config=PROJECT_CONFIG)
-            return True
-        except (lxd_exc.LXDAPIException,
-                lxd_exc.LXDAPIExtensionNotAvailable) as e:
-            raise error(project=name, error=e) from e
+        # LXD's refusals are about the project; transport errors are not.
+        with self._errors('create project', name):
+            try:
+                if admin.projects.exists(name):
+                    return False
+                admin.projects.create(
+                    name, description='Instances of OpenStack Nova (nova-lxd)',
+                    config=PROJECT_CONFIG)
+                return True
+            except (lxd_exc.LXDAPIException,
+                    lxd_exc.LXDAPIExtensionNotAvailable) as e:
+                raise error(project=name, error=e) from e
 
     def storage_pool(self, name):
         """Return the pool's ``GET /1.0/storage-pools/<name>`` metadata.
@@ -243,10 +272,26 @@ class LXDSession:
             LOG.debug('Instance %s was already deleted', name)
 
     def console_log(self, name):
-        """The instance's console log (``GET .../console``) as bytes."""
-        with self._errors('read console log of', name,
-                          exception.InstanceNotFound(instance_id=name)):
-            return self.client.api.instances[name].console.get().content
+        """New console output of the instance (``GET .../console``), bytes.
+
+        Of a running instance LXD returns only what was written since the
+        last read (see console.py), and when there is nothing new it
+        answers 500 "open : no such file or directory" (LXD 5.0: an empty
+        file response); that is returned as ``b''``.  Of a stopped one it
+        returns its console log file.
+
+        :raises InstanceNotFound: no such instance.
+        """
+        try:
+            with self._errors('read console log of', name,
+                              exception.InstanceNotFound(instance_id=name)):
+                return self.client.api.instances[name].console.get().content
+        except lxd_exception.LXDRequestFailed as e:
+            cause = e.__cause__
+            if (getattr(cause.response, 'status_code', None) == 500 and
+                    'no such file or directory' in str(cause)):
+                return b''
+            raise
 
     # -- images -----------------------------------------------------------
     def image_by_alias(self, alias):

@@ -33,8 +33,10 @@ def _write(root, relative_path, data):
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     if isinstance(data, str):
         data = data.encode('utf-8')
-    # Readable by the container's (remapped, unprivileged) root user.
+    # Readable by the container's (remapped, unprivileged) root user,
+    # whatever the umask of nova-compute.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.fchmod(fd, 0o644)
     with os.fdopen(fd, 'wb') as f:
         f.write(data)
 
@@ -60,6 +62,8 @@ def build_config_drive(instance, injected_files, admin_password,
     os.makedirs(root, mode=0o755)
     for relative_path, data in metadata.metadata_for_config_drive():
         _write(root, relative_path, data)
+    for directory, _subdirs, _files in os.walk(root):
+        os.chmod(directory, 0o755)  # os.makedirs honours the umask
     LOG.debug('Config drive written to %s', root, instance=instance)
     return root
 
