@@ -16,6 +16,7 @@ from oslo_log import log as logging
 from oslo_utils import excutils
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import console
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import flavor
 from nova_lxd.nova.virt.lxd import image
@@ -45,6 +46,7 @@ class LXDDriver(driver.ComputeDriver):
         self._power = power.PowerControl(self._session, self._statuses)
         self._images = image.ImageStore(self._session)
         self._resources = resources.HostResources(self._session)
+        self._console = console.ConsoleLog(self._session)
         self._pool_driver = None
 
     # -- host -------------------------------------------------------------
@@ -127,8 +129,11 @@ class LXDDriver(driver.ComputeDriver):
             raise exception.InstanceNotFound(instance_id=instance.uuid)
 
     def get_console_output(self, context, instance):
-        return self._session.console_log(instance.name)[
-            -CONSOLE_LOG_MAX_BYTES:]
+        """The last CONSOLE_LOG_MAX_BYTES bytes the guest's console wrote.
+
+        :raises InstanceNotFound: the instance has no container.
+        """
+        return self._console.tail(instance, CONSOLE_LOG_MAX_BYTES)
 
     # -- spawn / destroy ----------------------------------------------------
     def _pool(self):
