@@ -63,3 +63,15 @@ class NicTest(testtools.TestCase):
         self.assertEqual([('network-vif-plugged', PORT)],
                          vif.plugged_events(info))
         self.assertEqual([], vif.plugged_events(None))
+
+    def test_only_the_first_nic_gets_the_default_route(self):
+        info = model.NetworkInfo([_vif(), _vif(ips=('192.168.78.4',)),
+                                  _vif(ips=())])
+        devices = vif.nic_devices(info, {})
+        self.assertNotIn('ipv4.gateway', devices['eth0'])
+        self.assertNotIn('ipv6.gateway', devices['eth0'])
+        # Both families, even on a nic with IPv4 only.
+        self.assertEqual(('none', 'none'),
+                         (devices['eth1']['ipv4.gateway'],
+                          devices['eth1']['ipv6.gateway']))
+        self.assertNotIn('ipv4.gateway', devices['eth2'])  # p2p

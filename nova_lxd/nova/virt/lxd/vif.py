@@ -48,12 +48,15 @@ def check_vif_types(network_info):
                 supported=', '.join(SUPPORTED_VIF_TYPES))
 
 
-def nic_device(vif, guest_name, extra_specs):
+def nic_device(vif, guest_name, extra_specs, default_route=True):
     """The LXD nic device dict of one ``tap`` VIF.
 
     :param vif: nova VIF model (id, address, network.subnets[].ips).
     :param guest_name: interface name in the guest (eth0, eth1...).
     :param extra_specs: flavor extra specs (quota:vif_* bandwidth).
+    :param default_route: False for every nic but the first: LXD gives a
+        routed nic the guest's default routes and refuses a second nic that
+        would add others ("already uses ipv4.gateway in auto mode").
     """
     ipv4 = _fixed_ips(vif, 4)
     ipv6 = _fixed_ips(vif, 6)
@@ -68,6 +71,10 @@ def nic_device(vif, guest_name, extra_specs):
         device['ipv4.address'] = ','.join(ipv4)
     if ipv6:
         device['ipv6.address'] = ','.join(ipv6)
+    if device['nictype'] == 'routed' and not default_route:
+        # Both families: LXD counts an unset gateway as "auto" even on a
+        # nic without addresses of that family.
+        device['ipv4.gateway'] = device['ipv6.gateway'] = 'none'
     mtu = (vif.get('network') or {}).get('meta', {}).get('mtu')
     if mtu:
         device['mtu'] = str(mtu)
@@ -81,7 +88,8 @@ def nic_devices(network_info, extra_specs):
     :raises UnsupportedVIFType: for any VIF not of a supported type.
     """
     check_vif_types(network_info)
-    return {f'eth{index}': nic_device(vif, f'eth{index}', extra_specs)
+    return {f'eth{index}': nic_device(vif, f'eth{index}', extra_specs,
+                                      default_route=index == 0)
             for index, vif in enumerate(network_info or [])}
 
 
