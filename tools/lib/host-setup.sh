@@ -98,6 +98,18 @@ main() {
         *) die "unexpected answer $code from LXD for /1.0/storage-pools/default" ;;
     esac
 
+    # --- c2. https listener on loopback (only when none is set) -------------
+    # For the https endpoint tests (client certificates) and, later, for
+    # migrations between daemons.  Never on an outside address.
+    if lxd init --dump 2>>"$log" | grep -q '^ *core.https_address:'; then
+        say "lxd https listener ok"
+    else
+        printf 'config:\n  core.https_address: 127.0.0.1:8443\n' |
+            lxd init --preseed >>"$log" 2>&1 ||
+            die "could not make LXD listen on 127.0.0.1:8443"
+        say "lxd https listener set (127.0.0.1:8443)"
+    fi
+
     # --- d. venv -------------------------------------------------------------
     if [[ ! -x $venv/bin/python ]]; then
         run /usr/bin/python3 -m venv "$venv"

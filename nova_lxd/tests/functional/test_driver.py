@@ -1,47 +1,24 @@
-"""LXDDriver called directly (as nova-compute does) on the real daemon."""
-import uuid
+"""LXDDriver called directly (as nova-compute does) on the real daemon.
+
+Nova's compute manager destroys an instance itself after a failed spawn, so
+rollback, validation order and event handling are tested here, by calling
+the driver without nova around it: only the driver's own behaviour can make
+these tests pass.
+"""
+import os
 
 import fixtures
 from nova.compute import power_state
-from nova import context as nova_context
 from nova import exception
 from nova.network import model as network_model
-from nova import objects
-from nova import test
-from nova.virt import fake
 
-from nova_lxd.nova.virt.lxd import driver as lxd_driver
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import storage
 from nova_lxd.tests.functional import base
-from nova_lxd.tests import image_fakes
+from nova_lxd.tests.functional import network
 
 
-class DriverTest(test.NoDBTestCase):
-
-    def setUp(self):
-        super().setUp()
-        image_file = base.image_path('NOVA_LXD_TEST_BUSYBOX_IMAGE')
-        self.project = self.useFixture(base.LXDProjectFixture())
-        self.flags(project=self.project.name, pool='default', group='lxd')
-        self.flags(instances_path=self.useFixture(fixtures.TempDir()).path)
-        self.glance = self.useFixture(image_fakes.ImageServiceFixture())
-        with open(image_file, 'rb') as data:
-            self.image_meta = self.glance.add(data.read())
-        self.driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
-        self.driver.init_host('compute')
-        self.context = nova_context.get_admin_context()
-
-    def instance(self):
-        flavor = objects.Flavor(vcpus=1, memory_mb=128, root_gb=0,
-                                ephemeral_gb=0, swap=0, extra_specs={})
-        return objects.Instance(
-            uuid=str(uuid.uuid4()), hostname='drv', flavor=flavor,
-            config_drive='', launched_at=None,
-            image_ref=self.image_meta.id, id=uuid.uuid4().int % 10 ** 6,
-            system_metadata={})
-
-    def spawn(self, inst, power_on=True):
-        self.driver.spawn(self.context, inst, self.image_meta, [], None, {},
-                          network_model.NetworkInfo(), power_on=power_on)
+class DriverTest(base.DriverTestCase):
 
     def test_spawn_powered_off_then_on_and_destroy_twice(self):
         inst = self.instance()
@@ -72,3 +49,155 @@ class DriverTest(test.NoDBTestCase):
                                  'pool': 'default'}}}, wait=True)
         self.assertEqual([inst.name], self.driver.list_instances())
         self.assertEqual(1, self.driver.get_num_instances())
+
+    def test_running_instance_is_not_restarted(self):
+        inst = self.instance()
+        self.spawn(inst)
+        pid = self.init_pid(inst)
+        self.driver.power_on(self.context, inst, [])
+        self.driver.resume_state_on_host_boot(self.context, inst, [], None)
+        self.assertEqual(pid, self.init_pid(inst))
+
+    def test_instance_exists_leaves_the_first_untouched(self):
+        inst = self.instance()
+        self.spawn(inst)
+        pid = self.init_pid(inst)
+        self.assertRaises(exception.InstanceExists, self.spawn, inst)
+        self.assertEqual([inst.name], self.project.names())
+        self.assertEqual(pid, self.init_pid(inst))
+
+    def test_profiles_are_applied(self):
+        self.project.client.profiles.create(
+            'site', config={'user.site': 'hpc-1', 'limits.processes': '500'})
+        self.flags(profiles=['site'], group='lxd')
+        inst = self.instance()
+        self.spawn(inst, power_on=False)
+        container = self.container(inst)
+        self.assertEqual(['site'], container.profiles)
+        self.assertEqual('hpc-1', container.expanded_config['user.site'])
+
+
+class DriverValidationTest(base.DriverTestCase):
+    """Bad input is refused before the driver asks LXD to create anything
+    (requests counted on the driver's own LXD connection)."""
+
+    def assertNothingCreated(self, requests):
+        writes = [r for r in requests if not r.startswith('GET ')]
+        self.assertEqual([], writes)
+        self.assertEqual([], self.project.names())
+        self.assertEqual([], self.project.client.images.all())
+
+    def test_bad_extra_spec(self):
+        inst = self.instance(extra_specs={'lxd:limits.processes': 'many'})
+        requests = self.record_requests()
+        e = self.assertRaises(lxd_exception.InvalidExtraSpec, self.spawn,
+                              inst)
+        self.assertIn('lxd:limits.processes', str(e))
+        self.assertNothingCreated(requests)
+
+    def test_unsupported_vif_type(self):
+        vif = network.tap_vif()
+        vif['type'] = network_model.VIF_TYPE_VHOSTUSER
+        requests = self.record_requests()
+        e = self.assertRaises(lxd_exception.UnsupportedVIFType, self.spawn,
+                              self.instance(), network_info=[vif])
+        self.assertIn(vif['id'], str(e))
+        self.assertNothingCreated(requests)
+
+    def test_volumes_refused(self):
+        bdi = {'block_device_mapping': [{'mount_device': '/dev/sdb'}],
+               'ephemerals': [], 'swap': None, 'root_device_name': None}
+        requests = self.record_requests()
+        self.assertRaises(exception.InvalidBDMFormat, self.spawn,
+                          self.instance(), block_device_info=bdi)
+        self.assertNothingCreated(requests)
+
+
+class DriverRollbackTest(base.DriverTestCase):
+    """A spawn that fails midway removes what it created by itself."""
+
+    def setUp(self):
+        super().setUp()
+        self.flags(force_config_drive=True)
+        base.stub_instance_metadata(self)
+
+    def test_failed_start_removes_container_and_files(self):
+        first = self.instance()
+        vif = network.tap_vif()
+        self.spawn(first, network_info=[vif])
+        self.assertTrue(os.path.isdir(storage.instance_dir(first)))
+        # Same address again: LXD cannot add the host route when it starts
+        # the second container, after it was created.
+        clash = network.tap_vif(address=vif.fixed_ips()[0]['address'])
+        second = self.instance()
+        e = self.assertRaises(lxd_exception.LXDRequestFailed, self.spawn,
+                              second, network_info=[clash])
+        self.assertIn('start', str(e))
+        self.assertEqual([first.name], self.project.names())
+        self.assertFalse(os.path.exists(storage.instance_dir(second)))
+        self.assertEqual('Running', self.container(first).status)
+
+    def test_config_drive_failure_creates_nothing(self):
+        base.stub_instance_metadata(self, fail_after=1)
+        inst = self.instance()
+        requests = self.record_requests()
+        e = self.assertRaises(OSError, self.spawn, inst)
+        self.assertEqual(28, e.errno)
+        self.assertFalse(any(r.startswith('POST') and r.endswith(
+            '/1.0/instances') for r in requests), requests)
+        self.assertEqual([], self.project.names())
+        self.assertFalse(os.path.exists(storage.instance_dir(inst)))
+
+    def test_config_drive_is_mounted_and_removed_with_the_instance(self):
+        inst = self.instance()
+        self.spawn(inst)
+        path = storage.instance_dir(inst)
+        guest = self.container(inst).execute(
+            ['cat', '/config-drive/openstack/latest/meta_data.json'])
+        self.assertEqual(0, guest.exit_code, guest.stderr)
+        self.assertIn(inst.uuid, guest.stdout)
+        self.driver.destroy(self.context, inst, [])
+        self.assertFalse(os.path.exists(path))
+
+    def test_cleanup_removes_the_instance_directory(self):
+        inst = self.instance()
+        path = storage.instance_dir(inst)
+        os.makedirs(os.path.join(path, 'config-drive'))
+        self.driver.cleanup(self.context, inst, [])
+        self.assertFalse(os.path.exists(path))
+        self.driver.cleanup(self.context, inst, [])
+
+
+class DriverHostTest(base.DriverTestCase):
+
+    def console(self, inst):
+        return self.driver.get_console_output(self.context, inst)
+
+    def test_console_output_is_whole_and_repeatable(self):
+        inst = self.instance()
+        self.spawn(inst)
+        first = self.console(inst)
+        self.assertIn(b'init started', first)
+        # LXD hands out output once; asking again must give it again.
+        self.assertEqual(first, self.console(inst))
+        self.container(inst).execute(
+            ['sh', '-c', 'echo console-marker > /dev/console'])
+        grown = self.console(inst)
+        self.assertTrue(grown.startswith(first), grown)
+        self.assertIn(b'console-marker', grown)
+        self.driver.power_off(inst)
+        stopped = self.console(inst)
+        self.assertEqual(1, stopped.count(b'init started'), stopped)
+        self.assertEqual(1, stopped.count(b'console-marker'), stopped)
+        self.assertEqual(stopped, self.console(inst))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_lxd.nova.virt.lxd.driver.CONSOLE_LOG_MAX_BYTES', 8))
+        self.assertEqual(stopped[-8:], self.console(inst))
+
+    def test_console_output_of_missing_instance(self):
+        self.assertRaises(exception.InstanceNotFound,
+                          self.driver.get_console_output, self.context,
+                          self.instance())
+
+    def test_host_uptime(self):
+        self.assertIn('load average', self.driver.get_host_uptime())

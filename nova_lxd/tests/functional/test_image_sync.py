@@ -18,14 +18,15 @@ from nova import context as nova_context
 from nova import exception
 from nova import objects
 from oslo_config import fixture as config_fixture
-import pylxd
 import testtools
 import yaml
 
+from nova_lxd.aio import lxd as aio_lxd
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import image
 from nova_lxd.nova.virt.lxd import session as lxd_session
+from nova_lxd.tests.functional import base as ft_base
 from nova_lxd.tests import image_fakes
 
 CONF = lxd_conf.CONF
@@ -55,8 +56,8 @@ class TestImageSync(testtools.TestCase):
     def setUp(self):
         super().setUp()
         if not os.path.exists(BUSYBOX):
-            self.skipTest(f'{BUSYBOX} is missing (apt-get install '
-                          f'busybox-static)')
+            ft_base.missing_prerequisite(f'{BUSYBOX} is missing (apt-get '
+                                         f'install busybox-static)')
         objects.register_all()
         self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
         self.tmp = self.useFixture(fixtures.TempDir()).path
@@ -74,15 +75,9 @@ class TestImageSync(testtools.TestCase):
         try:
             self.session.server_info()
         except lxd_exception.LXDUnreachable as e:
-            self.skipTest(f'no LXD daemon: {e}')
+            ft_base.missing_prerequisite(f'no LXD daemon: {e}')
         self.assertTrue(self.session.ensure_project())
-        self.addCleanup(self._drop_project)
-
-    def _drop_project(self):
-        for lxd_image in self.session.client.images.all():
-            lxd_image.delete(wait=True)
-        pylxd.Client(endpoint=self.session.endpoint).projects.get(
-            CONF.lxd.project).delete()
+        self.addCleanup(aio_lxd.purge, CONF.lxd.project)
 
     def lxd_images(self):
         """Fingerprint -> pylxd Image, for every image of the project."""
