@@ -10,9 +10,12 @@ import contextlib
 
 from nova import exception
 from nova.virt import fake
+import testscenarios
 
 from nova_lxd.tests.functional import base
 from nova_lxd.tests.functional import network
+
+load_tests = testscenarios.load_tests_apply_scenarios
 
 
 class EventVirtAPI(fake.FakeVirtAPI):
@@ -80,34 +83,20 @@ class VIFEventTest(_EventTestBase):
         self.assertEqual([([], 0)], self.events.waits)
 
 
-class VIFEventTimeoutTest(_EventTestBase):
-    OUTCOME = 'timeout'
+class VIFEventOutcomeTest(_EventTestBase):
+    """The event times out or arrives failed: fatal unless
+    ``vif_plugging_is_fatal`` is off."""
+    scenarios = [('timeout', {'OUTCOME': 'timeout'}),
+                 ('failed', {'OUTCOME': 'fail'})]
 
-    def test_fatal_timeout_rolls_back(self):
+    def test_fatal_rolls_back(self):
         inst = self.instance()
         self.assertRaises(exception.VirtualInterfaceCreateException,
                           self.spawn, inst,
                           network_info=[network.tap_vif(active=False)])
         self.assertEqual([], self.project.names())
 
-    def test_timeout_not_fatal_keeps_instance(self):
-        self.flags(vif_plugging_is_fatal=False)
-        inst = self.instance()
-        self.spawn(inst, network_info=[network.tap_vif(active=False)])
-        self.assertEqual('Running', self.container(inst).status)
-
-
-class VIFEventFailedTest(_EventTestBase):
-    OUTCOME = 'fail'
-
-    def test_failed_event_is_fatal_and_rolls_back(self):
-        inst = self.instance()
-        self.assertRaises(exception.VirtualInterfaceCreateException,
-                          self.spawn, inst,
-                          network_info=[network.tap_vif(active=False)])
-        self.assertEqual([], self.project.names())
-
-    def test_failed_event_not_fatal_keeps_instance(self):
+    def test_not_fatal_keeps_instance(self):
         self.flags(vif_plugging_is_fatal=False)
         inst = self.instance()
         self.spawn(inst, network_info=[network.tap_vif(active=False)])
