@@ -20,7 +20,8 @@ set -eEuo pipefail
 PATH=$PATH:/usr/sbin:/sbin # in case the caller's PATH lacks the sbin dirs
 trap 'echo "host-setup: ERROR: unexpected failure (line $LINENO), see /var/log/nova-lxd/host-setup.log" >&2' ERR
 packages=(lxd busybox-static debootstrap iptables btrfs-progs python3-venv
-    python3-dev gcc git iproute2 iputils-ping curl ca-certificates xz-utils)
+    python3-dev gcc git iproute2 iputils-ping curl ca-certificates xz-utils
+    openvswitch-switch ovn-central ovn-host)
 
 main() {
     local repo venv logdir log lxd_dir
