@@ -20,6 +20,7 @@ from nova_lxd.nova.virt.lxd import console
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import flavor
 from nova_lxd.nova.virt.lxd import image
+from nova_lxd.nova.virt.lxd import plug
 from nova_lxd.nova.virt.lxd import power
 from nova_lxd.nova.virt.lxd import resources
 from nova_lxd.nova.virt.lxd import session
@@ -47,6 +48,7 @@ class LXDDriver(driver.ComputeDriver):
         self._images = image.ImageStore(self._session)
         self._resources = resources.HostResources(self._session)
         self._console = console.ConsoleLog(self._session)
+        self._plugger = plug.VIFPlugger()
         self._pool_driver = None
 
     # -- host -------------------------------------------------------------
@@ -176,6 +178,7 @@ class LXDDriver(driver.ComputeDriver):
             raise exception.InstanceExists(name=instance.name)
         # Everything is validated before the image is imported.
         definition = self._definition(instance, network_info)
+        self._plugger.check(network_info)
         definition['source']['alias'] = self._images.ensure_image(
             context, image_meta)
         try:
@@ -188,11 +191,13 @@ class LXDDriver(driver.ComputeDriver):
             self._session.create_instance(definition)
             if power_on:
                 self._start(instance, network_info)
+            else:
+                self._plugger.plug(instance, network_info)
         except Exception:
             with excutils.save_and_reraise_exception():
                 LOG.error('Spawn failed; removing what was created',
                           instance=instance)
-                self._remove(instance)
+                self._remove(instance, network_info)
         LOG.info('Container %s created%s', instance.name,
                  ' and started' if power_on else '', instance=instance)
 
@@ -203,8 +208,9 @@ class LXDDriver(driver.ComputeDriver):
             raise exception.VirtualInterfaceCreateException()
 
     def _start(self, instance, network_info):
-        """Start the just-created container, waiting for Neutron's
-        vif-plugged events."""
+        """Plug the ports and start the just-created container, waiting
+        for Neutron's vif-plugged events (planned before plugging: an OVS
+        port comes up, and its event is sent, as soon as it is plugged)."""
         events = vif.plugged_events(network_info)
         timeout = CONF.vif_plugging_timeout
         if not timeout:
@@ -213,35 +219,55 @@ class LXDDriver(driver.ComputeDriver):
             with self.virtapi.wait_for_instance_event(
                     instance, events, timeout=timeout,
                     error_callback=self._vif_event_failed):
+                self._plugger.plug(instance, network_info)
                 self._power.boot(instance.name)
         except exception.InstanceEventTimeout:
             LOG.warning('Timeout waiting for %s', events, instance=instance)
             if CONF.vif_plugging_is_fatal:
                 raise exception.VirtualInterfaceCreateException()
 
-    def _remove(self, instance):
-        """Stop and delete the container and its host files; idempotent."""
+    def _remove(self, instance, network_info):
+        """Stop and delete the container, unplug its ports and remove its
+        host files; idempotent."""
         with contextlib.suppress(exception.InstanceNotFound):
             self._power.kill(instance.name)
         self._session.delete_instance(instance.name)
         self._statuses.forget(instance.name)
+        self._plugger.unplug(instance, network_info)
         storage.remove_instance_dir(instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
-        """Delete the container; an already-deleted one is success."""
-        self._remove(instance)
+        """Delete the container and unplug its ports; an already-deleted
+        one is success."""
+        self._remove(instance, network_info)
 
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
                 destroy_secrets=True):
-        """Remove the instance's host files (the container is gone)."""
+        """Remove the instance's host files and, with ``destroy_vifs``,
+        the host side of its ports (the container is gone)."""
+        if destroy_vifs:
+            self._plugger.unplug(instance, network_info)
         storage.remove_instance_dir(instance)
+
+    def plug_vifs(self, instance, network_info):
+        """Plug the host side of the ports (idempotent; nova calls it for
+        running instances when nova-compute starts)."""
+        self._plugger.plug(instance, network_info)
+
+    def unplug_vifs(self, instance, network_info):
+        """Remove the host side of the ports."""
+        self._plugger.unplug(instance, network_info)
 
     # -- power --------------------------------------------------------------
     def reboot(self, context, instance, network_info, reboot_type,
                block_device_info=None, bad_volumes_callback=None,
                accel_info=None, share_info=None):
+        # A HARD reboot is also how operators repair an instance: plug
+        # again whatever its ports lost on the host.
+        if reboot_type == 'HARD':
+            self._plugger.plug(instance, network_info)
         self._power.reboot(instance.name, hard=reboot_type == 'HARD',
                            soft_timeout=CONF.lxd.soft_reboot_timeout)
 
@@ -250,6 +276,7 @@ class LXDDriver(driver.ComputeDriver):
 
     def power_on(self, context, instance, network_info,
                  block_device_info=None, accel_info=None, share_info=None):
+        self._plugger.plug(instance, network_info)
         self._power.start(instance.name)
 
     def pause(self, instance):
@@ -269,6 +296,7 @@ class LXDDriver(driver.ComputeDriver):
                                   share_info, block_device_info=None):
         """Start an instance that should run after the host rebooted."""
         if self._power.power_state(instance.name) != power_state.RUNNING:
+            self._plugger.plug(instance, network_info)
             self._power.start(instance.name)
 
     def get_num_instances(self):

@@ -49,3 +49,21 @@ class UnsupportedVIFType(exception.InvalidInput):
     msg_fmt = ('Port %(port_id)s is bound with VIF type %(vif_type)r, which '
                'the LXD driver cannot plug (supported: %(supported)s). Bind '
                'the port with a supported mechanism driver.')
+
+
+class InvalidPort(exception.InvalidInput):
+    msg_fmt = ('Port %(port_id)s cannot be plugged into an LXD container: '
+               '%(reason)s.')
+
+
+class OVSBridgeMissing(LXDDriverError):
+    msg_fmt = ('Port %(port_id)s is bound to Open vSwitch bridge '
+               '%(bridge)r, which does not exist on this host (OVSDB '
+               '%(connection)s). Start the Neutron OVS agent or '
+               'ovn-controller that owns it, or fix the bridge mapping.')
+
+
+class OVSUnreachable(LXDDriverError):
+    msg_fmt = ('Open vSwitch database %(connection)s does not answer: '
+               '%(error)s. Check that ovsdb-server and ovs-vswitchd run and '
+               'that [os_vif_ovs] ovsdb_connection names their socket.')

@@ -1,18 +1,32 @@
 """Neutron VIFs -> LXD nic devices.  Pure: no I/O.
 
-Supported VIF type: ``tap`` (routed Neutron backends).  Each such port
-becomes an LXD ``routed`` nic
-(https://documentation.ubuntu.com/lxd/en/latest/reference/devices_nic/):
-LXD creates the veth pair at start with the host side named as Neutron
-expects (``tap`` + the first 11 characters of the port id), gives the guest
-side the port's MAC and fixed IPs, and adds the host route and proxy ARP to
-each address.  So the guest is reachable from the host as soon as it starts,
-whether or not its image runs cloud-init, and no agent has to program the
-link.  (``p2p`` would only make the veth; the guest address and the host
-route would then be left to the guest and the backend agent.)  A port
-without fixed IPs gets a ``p2p`` nic: routed needs an address.
+Supported VIF types (LXD nics:
+https://documentation.ubuntu.com/lxd/en/latest/reference/devices_nic/):
 
-OVS and other VIF types are refused with :class:`UnsupportedVIFType`.
+``tap`` (routed Neutron backends)
+    An LXD ``routed`` nic: LXD creates the veth pair at start with the host
+    side named as Neutron expects (``tap`` + the first 11 characters of the
+    port id), gives the guest side the port's MAC and fixed IPs, and adds
+    the host route and proxy ARP to each address.  A port without fixed
+    IPs gets a ``p2p`` nic: routed needs an address.
+
+``ovs`` with hybrid plug (ML2/OVS, iptables_hybrid firewall)
+    os-vif makes the per-port Linux bridge ``qbr<id>`` and the veth pair
+    ``qvb<id>``/``qvo<id>`` with ``qvo`` on the integration bridge carrying
+    Neutron's external ids; the nic is ``bridged`` on ``qbr<id>`` with its
+    host side named ``tap<id>``, the name Neutron's iptables firewall
+    filters on (CVE-2017-5936: a wrong name bypassed security groups).
+
+``ovs`` native (openvswitch firewall, OVN)
+    LXD would delete and re-add an OVS port it plugs itself at every stop
+    and guest reboot, losing Neutron's external ids (the port unbinds).  So
+    the plugging code owns a veth pair: the host end ``tap<id>`` sits on
+    the integration bridge with the ids for the instance's whole life, and
+    the peer ``tin<id>`` is given to the container as a ``physical`` nic,
+    which LXD moves in at start and hands back at stop.
+
+Everything else (vhostuser, SR-IOV, direct vNICs...) is refused with
+:class:`UnsupportedVIFType` before anything is created.
 """
 import ipaddress
 
@@ -21,13 +35,44 @@ from nova.network import model as network_model
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import flavor
 
-SUPPORTED_VIF_TYPES = (network_model.VIF_TYPE_TAP,)
+SUPPORTED_VIF_TYPES = (network_model.VIF_TYPE_TAP,
+                       network_model.VIF_TYPE_OVS)
+PEER_PREFIX = 'tin'
+HYBRID_BRIDGE_PREFIX = 'qbr'
+
+
+def _device_name(prefix, vif):
+    # As nova and os-vif name them: prefix + port id, cut to 14 chars.
+    return (prefix + vif['id'])[:network_model.NIC_NAME_LEN]
 
 
 def tap_name(vif):
     """Host-side device name Neutron expects for the port (max 14 chars)."""
     name = vif.get('devname') or ('tap' + vif['id'])
     return name[:network_model.NIC_NAME_LEN]
+
+
+def peer_name(vif):
+    """Container end of a natively plugged OVS port's veth pair."""
+    return _device_name(PEER_PREFIX, vif)
+
+
+def hybrid_bridge_name(vif):
+    """Per-port Linux bridge of a hybrid-plugged OVS port (``qbr<id>``)."""
+    return _device_name(HYBRID_BRIDGE_PREFIX, vif)
+
+
+def is_native_ovs(vif):
+    """True for an ``ovs`` port plugged straight on the integration bridge
+    (by the driver's own veth pair), False for hybrid and other types."""
+    return (vif['type'] == network_model.VIF_TYPE_OVS and
+            not vif.is_hybrid_plug_enabled())
+
+
+def mtu_of(vif):
+    """The port's network MTU (int bytes) or None when Neutron gives none."""
+    mtu = (vif.get('network') or {}).get('meta', {}).get('mtu')
+    return int(mtu) if mtu else None
 
 
 def _fixed_ips(vif, version):
@@ -40,33 +85,39 @@ def check_vif_types(network_info):
 
     :param network_info: nova NetworkInfo (list of VIF models).
     :raises UnsupportedVIFType: naming the port and its VIF type.
+    :raises InvalidInput: a port without MAC, an ``ovs`` port with another
+        vNIC type than ``normal`` or without an integration bridge.
     """
     for vif in network_info or []:
         if vif['type'] not in SUPPORTED_VIF_TYPES:
             raise lxd_exception.UnsupportedVIFType(
                 port_id=vif['id'], vif_type=vif['type'],
                 supported=', '.join(SUPPORTED_VIF_TYPES))
+        if not vif.get('address'):
+            raise lxd_exception.InvalidPort(
+                port_id=vif['id'], reason='it has no MAC address')
+        if vif['type'] != network_model.VIF_TYPE_OVS:
+            continue
+        vnic_type = vif.get('vnic_type') or network_model.VNIC_TYPE_NORMAL
+        if vnic_type != network_model.VNIC_TYPE_NORMAL:
+            raise lxd_exception.InvalidPort(
+                port_id=vif['id'],
+                reason=f'vNIC type {vnic_type!r} needs a PCI device, which '
+                       f'the LXD driver does not pass to containers; use '
+                       f'vnic_type normal')
+        if not (vif.get('network') or {}).get('bridge'):
+            raise lxd_exception.InvalidPort(
+                port_id=vif['id'],
+                reason='its binding names no integration bridge '
+                       '(network bridge / bridge_name); check the '
+                       'Neutron mechanism driver\'s configuration')
 
 
-def nic_device(vif, guest_name, extra_specs, default_route=True):
-    """The LXD nic device dict of one ``tap`` VIF.
-
-    :param vif: nova VIF model (id, address, network.subnets[].ips).
-    :param guest_name: interface name in the guest (eth0, eth1...).
-    :param extra_specs: flavor extra specs (quota:vif_* bandwidth).
-    :param default_route: False for every nic but the first: LXD gives a
-        routed nic the guest's default routes and refuses a second nic that
-        would add others ("already uses ipv4.gateway in auto mode").
-    """
+def _routed_nic(vif, default_route):
     ipv4 = _fixed_ips(vif, 4)
     ipv6 = _fixed_ips(vif, 6)
-    device = {
-        'type': 'nic',
-        'nictype': 'routed' if (ipv4 or ipv6) else 'p2p',
-        'name': guest_name,
-        'host_name': tap_name(vif),
-        'hwaddr': vif['address'],
-    }
+    device = {'nictype': 'routed' if (ipv4 or ipv6) else 'p2p',
+              'host_name': tap_name(vif)}
     if ipv4:
         device['ipv4.address'] = ','.join(ipv4)
     if ipv6:
@@ -75,10 +126,42 @@ def nic_device(vif, guest_name, extra_specs, default_route=True):
         # Both families: LXD counts an unset gateway as "auto" even on a
         # nic without addresses of that family.
         device['ipv4.gateway'] = device['ipv6.gateway'] = 'none'
-    mtu = (vif.get('network') or {}).get('meta', {}).get('mtu')
+    return device
+
+
+def nic_device(vif, guest_name, extra_specs, default_route=True):
+    """The LXD nic device dict of one supported VIF.
+
+    :param vif: nova VIF model (id, type, address, details,
+        network.subnets[].ips, network.meta.mtu).
+    :param guest_name: interface name in the guest (eth0, eth1...).
+    :param extra_specs: flavor extra specs (quota:vif_* bandwidth).
+    :param default_route: False for every nic but the first: LXD gives a
+        routed nic the guest's default routes and refuses a second nic that
+        would add others ("already uses ipv4.gateway in auto mode").
+    :raises InvalidExtraSpec: bandwidth limits on a native OVS port.
+    """
+    if vif['type'] == network_model.VIF_TYPE_TAP:
+        device = _routed_nic(vif, default_route)
+    elif is_native_ovs(vif):
+        device = {'nictype': 'physical', 'parent': peer_name(vif)}
+    else:
+        device = {'nictype': 'bridged', 'parent': hybrid_bridge_name(vif),
+                  'host_name': tap_name(vif)}
+    device.update({'type': 'nic', 'name': guest_name,
+                   'hwaddr': vif['address']})
+    mtu = mtu_of(vif)
     if mtu:
         device['mtu'] = str(mtu)
-    device.update(flavor.nic_limits(extra_specs))
+    limits = flavor.nic_limits(extra_specs)
+    if limits and device['nictype'] == 'physical':
+        key = sorted(k for k in extra_specs if k.startswith('quota:vif_'))[0]
+        raise lxd_exception.InvalidExtraSpec(
+            key=key, value=extra_specs[key],
+            reason=f'LXD cannot limit the bandwidth of port {vif["id"]}, '
+                   f'plugged natively on Open vSwitch; use a Neutron QoS '
+                   f'policy on the port instead')
+    device.update(limits)
     return device
 
 
