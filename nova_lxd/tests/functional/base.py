@@ -127,15 +127,18 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
                 flavor['id'], {'extra_specs': extra_specs})
         return flavor['id']
 
-    def create_tap_port(self, address=None):
-        """A Neutron port bound as VIF type ``tap`` on the worker's test
-        subnet (see :mod:`network`)."""
+    def create_port(self, vif_type='tap', vif_details=None, address=None,
+                    mtu=1500):
+        """A Neutron port on the worker's test subnet (see :mod:`network`),
+        bound with ``vif_type`` and ``vif_details``; returns the port dict.
+        """
         address = address or network.free_address()
         cidr = network.subnet()
         net = copy.deepcopy(neutron_fixture.NeutronFixture.network_1)
         subnet = copy.deepcopy(neutron_fixture.NeutronFixture.subnet_1)
         net['id'] = subnet['network_id'] = TEST_NET_ID
         net['subnets'] = [subnet['id']]
+        net['mtu'] = mtu
         subnet.update(cidr=str(cidr), gateway_ip=network.gateway(),
                       allocation_pools=[{'start': str(cidr[2]),
                                          'end': str(cidr[254])}])
@@ -147,9 +150,14 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
             'mac_address': network.mac_for(address),
             'fixed_ips': [{'ip_address': address,
                            'subnet_id': subnet['id']}],
-            'binding:vif_type': 'tap', 'binding:vif_details': {}})
+            'binding:vif_type': vif_type,
+            'binding:vif_details': dict(vif_details or {})})
         self.neutron._ports[port['id']] = port
         return port
+
+    def create_tap_port(self, address=None):
+        """A Neutron port bound as VIF type ``tap`` (routed)."""
+        return self.create_port('tap', address=address)
 
     def container(self, server):
         """The pylxd instance behind a server (API dict)."""

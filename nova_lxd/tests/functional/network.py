@@ -106,3 +106,18 @@ def tap_vif(address=None, active=True, mtu=1500, port_id=None):
         type=network_model.VIF_TYPE_TAP, active=active,
         devname=('tap' + port_id)[:network_model.NIC_NAME_LEN],
         details={})
+
+
+def ovs_vif(bridge, hybrid, address=None, mtu=1400, active=True):
+    """A nova VIF model bound as ``ovs`` (ML2/OVS or OVN) on ``bridge``,
+    with one fixed IPv4 address of the worker's subnet.
+
+    :param hybrid: True for the iptables hybrid plug, False for native.
+    """
+    vif = tap_vif(address=address, active=active, mtu=mtu)
+    vif['type'] = network_model.VIF_TYPE_OVS
+    vif['network']['bridge'] = bridge
+    vif['details'] = {'port_filter': not hybrid, 'ovs_hybrid_plug': hybrid,
+                      'datapath_type': 'netdev', 'bridge_name': bridge}
+    vif['ovs_interfaceid'] = vif['id']
+    return vif

@@ -119,13 +119,13 @@ class LifecycleTest(base.LXDTestCase):
         self.assertEqual([], self.lxd.images.all())
 
     def test_unsupported_vif_type_fails_before_create(self):
-        self.port['binding:vif_type'] = 'ovs'
+        self.port['binding:vif_type'] = 'vhostuser'
         self.neutron._ports[self.port['id']] = self.port
         writes = self.record_writes()
         server = self._create_server(
             image_uuid=self.image_id, flavor_id=self.flavor_id,
             networks=[{'port': self.port['id']}], expected_state='ERROR')
-        self.assertIn('ovs', server['fault']['message'])
+        self.assertIn('vhostuser', server['fault']['message'])
         self.assertNoCreate(writes)
 
     def test_bad_extra_spec_fails_before_create(self):
