@@ -41,6 +41,7 @@ class FakeResponse:
 
     def __init__(self, body, status_code=200, content=None):
         self.status_code = status_code
+        self.headers = {}  # e.g. {'ETag': ...} for LXD's ETag checks
         self._body = body
         self.content = (json.dumps(body).encode() if content is None
                         else content)

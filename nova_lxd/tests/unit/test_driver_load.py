@@ -34,7 +34,8 @@ class DriverLoadTest(test.NoDBTestCase):
     def test_capabilities_honest(self):
         caps = lxd_driver.LXDDriver.capabilities
         self.assertTrue(caps['supports_image_type_raw'])
-        self.assertEqual(['supports_image_type_raw'],
+        self.assertEqual(['supports_attach_interface',
+                          'supports_image_type_raw'],
                          sorted(k for k, v in caps.items() if v))
 
     def test_works_where_eventlet_cannot_be_imported(self):

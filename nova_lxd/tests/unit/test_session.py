@@ -392,3 +392,31 @@ class ProjectTest(SessionTestCase):
         self.assertRaisesNaming(
             lxd_exception.LXDUnreachable, ['at ' + SOCKET, GROUP_FIX],
             self.session.ensure_project)
+
+
+class DeviceTest(SessionTestCase):
+    """Live device changes: PATCH to add, PUT with the ETag to remove."""
+
+    def test_add_device(self):
+        self.lxd.operation('PATCH', '/instances/i1')
+        self.session.add_device('i1', 'eth1', {'type': 'nic'})
+        patch = [r for r in self.lxd.requests if r.method == 'PATCH'][0]
+        self.assertEqual({'devices': {'eth1': {'type': 'nic'}}}, patch.json)
+
+    def test_remove_device_puts_the_rest_with_the_etag(self):
+        meta = {'architecture': 'x86_64', 'config': {}, 'ephemeral': False,
+                'profiles': [], 'description': '', 'status': 'Running',
+                'devices': {'eth0': {'type': 'nic'}, 'root': {'type': 'disk'}}}
+        response = fake_lxd.ok(meta)
+        response.headers = {'ETag': '"abc"'}
+        self.lxd.on('GET', '/instances/i1', response)
+        self.lxd.operation('PUT', '/instances/i1')
+        self.assertTrue(self.session.remove_device('i1', 'eth0'))
+        put = [r for r in self.lxd.requests if r.method == 'PUT'][0]
+        self.assertEqual({'root': {'type': 'disk'}}, put.json['devices'])
+        self.assertNotIn('status', put.json)
+        self.assertFalse(self.session.remove_device('i1', 'eth9'))
+
+    def test_remove_device_of_missing_instance(self):
+        self.assertRaises(exception.InstanceNotFound,
+                          self.session.remove_device, 'gone', 'eth0')

@@ -148,3 +148,19 @@ class OVSNicTest(testtools.TestCase):
                                   model.NetworkInfo([bad]))
             self.assertIn(PORT, str(e))
             self.assertIn(words, str(e))
+
+
+class NicNamesTest(testtools.TestCase):
+
+    def test_free_name_skips_device_and_guest_names(self):
+        self.assertEqual('eth0', vif.free_nic_name({'root': {}}))
+        devices = {'eth0': {'name': 'eth0'}, 'data': {'name': 'eth1'},
+                   'root': {}}
+        self.assertEqual('eth2', vif.free_nic_name(devices))
+
+    def test_nic_found_by_mac(self):
+        devices = {'eth0': {'type': 'nic', 'hwaddr': 'FA:16:3E:4C:2C:30'},
+                   'root': {'type': 'disk'}}
+        self.assertEqual('eth0', vif.nic_name_for(devices, _vif()))
+        self.assertIsNone(vif.nic_name_for({'root': {'type': 'disk'}},
+                                           _vif()))

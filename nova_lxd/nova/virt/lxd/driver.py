@@ -26,7 +26,7 @@ from nova_lxd.nova.virt.lxd import resources
 from nova_lxd.nova.virt.lxd import session
 from nova_lxd.nova.virt.lxd import state
 from nova_lxd.nova.virt.lxd import storage
-from nova_lxd.nova.virt.lxd import vif
+from nova_lxd.nova.virt.lxd import vif as vifs
 
 LOG = logging.getLogger(__name__)
 CONF = lxd_conf.CONF
@@ -38,7 +38,11 @@ class LXDDriver(driver.ComputeDriver):
     """Runs nova instances as unprivileged LXD system containers."""
 
     capabilities = dict(driver.ComputeDriver.capabilities,
-                        supports_image_type_raw=True)
+                        supports_image_type_raw=True,
+                        supports_attach_interface=True,
+                        # No device metadata reaches the guest yet.
+                        supports_device_tagging=False,
+                        supports_tagged_attach_interface=False)
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi)
@@ -158,7 +162,7 @@ class LXDDriver(driver.ComputeDriver):
         specs = instance.flavor.extra_specs
         config = flavor.instance_config(instance, instance.flavor, specs)
         pool, pool_driver = self._pool()
-        devices = vif.nic_devices(network_info, specs)
+        devices = vifs.nic_devices(network_info, specs)
         devices['root'] = flavor.root_disk_device(
             pool, pool_driver, instance.flavor.root_gb, specs)
         return flavor.instance_definition(
@@ -173,7 +177,7 @@ class LXDDriver(driver.ComputeDriver):
         original error is raised.
         """
         self._check_block_devices(block_device_info)
-        vif.check_vif_types(network_info)
+        vifs.check_vif_types(network_info)
         if self.instance_exists(instance):
             raise exception.InstanceExists(name=instance.name)
         # Everything is validated before the image is imported.
@@ -211,7 +215,7 @@ class LXDDriver(driver.ComputeDriver):
         """Plug the ports and start the just-created container, waiting
         for Neutron's vif-plugged events (planned before plugging: an OVS
         port comes up, and its event is sent, as soon as it is plugged)."""
-        events = vif.plugged_events(network_info)
+        events = vifs.plugged_events(network_info)
         timeout = CONF.vif_plugging_timeout
         if not timeout:
             events = []
@@ -298,6 +302,51 @@ class LXDDriver(driver.ComputeDriver):
         if self._power.power_state(instance.name) != power_state.RUNNING:
             self._plugger.plug(instance, network_info)
             self._power.start(instance.name)
+
+    # -- interfaces ---------------------------------------------------------
+    def attach_interface(self, context, instance, image_meta, vif):
+        """Plug the port and add its nic to the container, live when it runs.
+
+        :raises UnsupportedVIFType, InvalidPort, OVSBridgeMissing: before
+            anything is changed.
+        :raises InterfaceAttachFailed: LXD refused the nic; the port is
+            unplugged again.
+        """
+        vifs.check_vif_types([vif])
+        current = self._session.get_instance(instance.name)['devices']
+        nics = [d for d in current.values() if d.get('type') == 'nic']
+        name = vifs.free_nic_name(current)
+        device = vifs.nic_device(vif, name, instance.flavor.extra_specs,
+                                 default_route=not nics)
+        self._plugger.check([vif])
+        self._plugger.plug(instance, [vif])
+        try:
+            self._session.add_device(instance.name, name, device)
+        except exception.NovaException as e:
+            self._plugger.unplug(instance, [vif])
+            LOG.error('Could not attach port %s: %s', vif['id'], e,
+                      instance=instance)
+            raise exception.InterfaceAttachFailed(
+                instance_uuid=instance.uuid) from e
+
+    def detach_interface(self, context, instance, vif):
+        """Remove the port's nic from the container (live) and unplug it.
+
+        :raises InterfaceDetachFailed: LXD refused to remove the nic.
+        """
+        devices = self._session.get_instance(instance.name)['devices']
+        name = vifs.nic_name_for(devices, vif)
+        try:
+            if name is None:
+                LOG.warning('Port %s has no nic in the container; '
+                            'unplugging it only', vif['id'],
+                            instance=instance)
+            else:
+                self._session.remove_device(instance.name, name)
+        except exception.NovaException as e:
+            raise exception.InterfaceDetachFailed(
+                instance_uuid=instance.uuid) from e
+        self._plugger.unplug(instance, [vif])
 
     def get_num_instances(self):
         return len(self._nova_instances())

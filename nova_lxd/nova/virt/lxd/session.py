@@ -262,6 +262,43 @@ class LXDSession:
                           exception.InstanceNotFound(instance_id=name)):
             self.client.api.instances[name].patch(json={'config': updates})
 
+    def add_device(self, name, device_name, device):
+        """Add a device to the instance; LXD plugs it live when it runs.
+
+        :param device: LXD device dict (``type``, ``nictype``...).
+        :raises InstanceNotFound: no such instance.
+        :raises LXDRequestFailed: e.g. the device name is taken or LXD
+            cannot start the device.
+        """
+        with self._errors(f'add device {device_name} to', name,
+                          exception.InstanceNotFound(instance_id=name)):
+            self._wait(self.client.api.instances[name].patch(
+                json={'devices': {device_name: device}}))
+
+    def remove_device(self, name, device_name):
+        """Remove a device from the instance (live when it runs).
+
+        LXD removes devices only by replacing the whole configuration, so
+        it is read and written back with its ETag: a concurrent change
+        makes LXD refuse instead of being overwritten.
+
+        :returns: False when the instance has no such device.
+        :raises InstanceNotFound: no such instance.
+        """
+        with self._errors(f'remove device {device_name} from', name,
+                          exception.InstanceNotFound(instance_id=name)):
+            node = self.client.api.instances[name]
+            response = node.get()
+            meta = response.json()['metadata']
+            if meta['devices'].pop(device_name, None) is None:
+                return False
+            body = {key: meta[key] for key in (
+                'architecture', 'config', 'devices', 'ephemeral',
+                'profiles', 'description')}
+            self._wait(node.put(json=body, headers={
+                'If-Match': response.headers['ETag']}))
+            return True
+
     def delete_instance(self, name):
         """Delete a stopped instance; an already-absent one is no error."""
         try:

@@ -176,6 +176,26 @@ def nic_devices(network_info, extra_specs):
             for index, vif in enumerate(network_info or [])}
 
 
+def free_nic_name(devices):
+    """The first ``eth<n>`` that is neither a device name nor a guest
+    interface name among ``devices`` (an LXD devices dict)."""
+    taken = set(devices) | {d.get('name') for d in devices.values()}
+    index = 0
+    while f'eth{index}' in taken:
+        index += 1
+    return f'eth{index}'
+
+
+def nic_name_for(devices, vif):
+    """Name of the nic device carrying the port's MAC, or None."""
+    mac = vif['address'].lower()
+    for name, device in sorted(devices.items()):
+        if (device.get('type') == 'nic' and
+                str(device.get('hwaddr', '')).lower() == mac):
+            return name
+    return None
+
+
 def plugged_events(network_info):
     """``network-vif-plugged`` events to wait for when the guest starts.
 
