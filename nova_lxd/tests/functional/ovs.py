@@ -136,3 +136,16 @@ def remove_port_devices(port_id):
         if link_exists(prefix + short):
             subprocess.run(['ip', 'link', 'del', prefix + short],
                            capture_output=True, timeout=30)
+
+
+def add_host_address(device, address, test, prefix=24):
+    """Give the host ``address`` on ``device`` (up) for the test's life."""
+    cidr = f'{address}/{prefix}'
+    subprocess.run(['ip', 'link', 'set', device, 'up'], check=True,
+                   timeout=30)
+    added = subprocess.run(['ip', 'addr', 'add', cidr, 'dev', device],
+                           capture_output=True, timeout=30).returncode == 0
+    if added:
+        test.addCleanup(subprocess.run, ['ip', 'addr', 'del', cidr, 'dev',
+                                         device], capture_output=True,
+                        timeout=30)

@@ -7,6 +7,7 @@ names, ids and the data path.  Guests get their addresses by hand (the
 busybox image has no DHCP client); traffic stays between the test's own
 containers.
 """
+import subprocess
 import time
 
 import fixtures
@@ -32,6 +33,10 @@ class OVSPortTest(base.LXDTestCase):
         self.useFixture(ovs.OVSFixture(self, ovs.ML2_BRIDGE))
         self.image_id = self.register_image()
         self.flavor_id = self.create_flavor_with(vcpus=1, memory_mb=128)
+        # The host's own address on the bridge (its internal port): the
+        # worker's gateway, so that the host reaches the guests.
+        self.host_address = network.gateway()
+        ovs.add_host_address(ovs.ML2_BRIDGE, self.host_address, self)
 
     def ovs_port(self):
         port = self.create_port('ovs', {
@@ -101,6 +106,12 @@ class OVSPortTest(base.LXDTestCase):
         self.address(servers[0], ports[0])
         peer = self.address(servers[1], ports[1])
         self.guest_run(servers[0], 'ping', '-c', '2', '-W', '3', peer)
+        self.guest_run(servers[0], 'ping', '-c', '2', '-W', '3',
+                       self.host_address)
+        host_ping = subprocess.run(['ping', '-c', '2', '-W', '3', peer],
+                                   capture_output=True, text=True,
+                                   timeout=30)
+        self.assertEqual(0, host_ping.returncode, host_ping.stdout)
         self.assertTransfer(servers[1], peer, servers[0])
 
         # Stop/start and a reboot from inside keep the port plugged with
@@ -120,6 +131,49 @@ class OVSPortTest(base.LXDTestCase):
             self._delete_server(server)
             self.assertUnplugged(port)
         self.assertEqual([], self.project.names())
+
+    def guest_nics(self, server):
+        """``{MAC: interface name}`` inside the guest."""
+        out = self.guest_run(server, 'sh', '-c',
+                             'for d in /sys/class/net/eth*; do echo '
+                             '"$(cat $d/address) ${d##*/}"; done')
+        return dict(line.split() for line in out.splitlines())
+
+    def test_two_ports(self):
+        ports = [self.ovs_port(), self.ovs_port()]
+        server = self._create_server(
+            image_uuid=self.image_id, flavor_id=self.flavor_id,
+            networks=[{'port': p['id']} for p in ports])
+        self.assertEqual({ports[0]['mac_address']: 'eth0',
+                          ports[1]['mac_address']: 'eth1'},
+                         self.guest_nics(server))
+        for port in ports:
+            self.assertPlugged(server, port)
+        self._delete_server(server)
+        for port in ports:
+            self.assertUnplugged(port)
+
+    def test_attach_and_detach_live_and_stopped(self):
+        first, second, third = (self.ovs_port() for _ in range(3))
+        server = self.boot(first)
+        self._attach_interface(server, second['id'])
+        self.assertEqual('eth1', self.guest_nics(server).get(
+            second['mac_address']))
+        self.assertPlugged(server, second)
+        self._detach_interface(server, second['id'])
+        self.assertNotIn(second['mac_address'], self.guest_nics(server))
+        self.assertUnplugged(second)
+
+        server = self._stop_server(server)
+        self._attach_interface(server, third['id'])
+        server = self._start_server(server)
+        self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('eth1', self.guest_nics(server).get(
+            third['mac_address']))
+        self.assertPlugged(server, third)
+        self._delete_server(server)
+        for port in (first, third):
+            self.assertUnplugged(port)
 
     def assertTransfer(self, server, address, client, size_kib=2048):
         """TCP from ``server``'s httpd to ``client``: all bytes arrive."""
@@ -205,3 +259,29 @@ class OVSDriverTest(base.DriverTestCase):
         self.driver.destroy(self.context, inst, [vif])
         self.assertIsNone(ovs.interface(vif['devname']))
         self.assertFalse(ovs.link_exists(vif['devname']))
+
+    def test_refused_attach_unplugs_the_port(self):
+        inst = self.instance()
+        self.spawn(inst)
+        vif = self.ovs_vif(ovs.ML2_BRIDGE, hybrid=False)
+        self.useFixture(fixtures.MockPatchObject(
+            self.driver._session, 'add_device',
+            side_effect=lxd_exception.LXDRequestFailed(
+                action='add device eth0 to', target=inst.name,
+                error='refused')))
+        self.assertRaises(exception.InterfaceAttachFailed,
+                          self.driver.attach_interface, self.context, inst,
+                          self.image_meta, vif)
+        self.assertIsNone(ovs.interface(vif['devname']))
+        self.assertFalse(ovs.link_exists(vif['devname']))
+        self.assertEqual('Running', self.container(inst).status)
+
+    def test_detach_of_a_port_without_nic_unplugs_it(self):
+        inst = self.instance()
+        vif = self.ovs_vif(ovs.ML2_BRIDGE, hybrid=False)
+        self.spawn(inst, network_info=[vif])
+        self.driver.detach_interface(self.context, inst, vif)
+        self.assertEqual([], [d for d in self.container(inst).devices
+                              if d.startswith('eth')])
+        self.driver.detach_interface(self.context, inst, vif)
+        self.assertIsNone(ovs.interface(vif['devname']))
