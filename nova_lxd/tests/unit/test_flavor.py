@@ -119,6 +119,16 @@ class DevicesTest(testtools.TestCase):
             flavor.nic_limits({'quota:vif_inbound_average': '1000',
                                'quota:vif_outbound_average': '100'}))
 
+    def test_nic_peak_and_burst_checked_not_sent(self):
+        self.assertEqual({'limits.egress': '800kbit'}, flavor.nic_limits(
+            {'quota:vif_outbound_average': '100',
+             'quota:vif_outbound_peak': '200',
+             'quota:vif_inbound_burst': '64'}))
+        e = self.assertRaises(lxd_exception.InvalidExtraSpec,
+                              flavor.nic_limits,
+                              {'quota:vif_inbound_peak': 'fast'})
+        self.assertIn('quota:vif_inbound_peak', str(e))
+
     def test_definition(self):
         body = flavor.instance_definition('i-1', 'img', {'a': 'b'},
                                           {'root': {}}, ['site'])

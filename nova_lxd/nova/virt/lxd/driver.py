@@ -160,6 +160,11 @@ class LXDDriver(driver.ComputeDriver):
     def _definition(self, instance, network_info):
         """Validate everything and build the LXD instance definition."""
         specs = instance.flavor.extra_specs
+        unenforced = sorted(set(specs) & set(flavor.UNENFORCED_VIF_QUOTAS))
+        if unenforced and network_info:
+            LOG.warning('Flavor extra specs %s are not enforced: LXD limits '
+                        'a nic by its average rate only',
+                        ', '.join(unenforced), instance=instance)
         config = flavor.instance_config(instance, instance.flavor, specs)
         pool, pool_driver = self._pool()
         devices = vifs.nic_devices(network_info, specs)
