@@ -61,13 +61,15 @@ def _dirs(workdir):
     return paths
 
 
-def configure(workdir, driver=LXD_DRIVER, log_file=None, debug=False):
+def configure(workdir, driver=LXD_DRIVER, log_file=None, debug=False,
+              ovsdb=None):
     """Parse an empty command line into nova's CONF and set the sandbox's
     options.  Call once per process, before any service starts.
 
     :param workdir: existing directory for everything the services write.
     :param driver: ``compute_driver`` value.
     :param log_file: file for the services' log (None: stderr).
+    :param ovsdb: OVSDB connection for os-vif (``ovs`` ports), or None.
     """
     nova_config.parse_args([sys.argv[0]], default_config_files=[],
                            configure_db=False, init_rpc=False)
@@ -90,7 +92,24 @@ def configure(workdir, driver=LXD_DRIVER, log_file=None, debug=False):
             CONF.set_override(name, value, group)
     if driver != FAKE_DRIVER:
         _configure_lxd()
+        if ovsdb:
+            _configure_os_vif(ovsdb)
     logging.setup(CONF, 'nova')
+
+
+def _configure_os_vif(ovsdb):
+    """os-vif on ``ovsdb``; privsep daemons started by privsep-helper
+    directly (the sandbox runs as root: no sudo, no rootwrap)."""
+    import os_vif
+    import vif_plug_ovs.privsep  # noqa: F401 registers its privsep options
+
+    import nova_lxd.privsep  # noqa: F401 likewise
+    os_vif.initialize()  # registers [os_vif_ovs]
+    CONF.set_override('ovsdb_connection', ovsdb, 'os_vif_ovs')
+    os_vif.initialize(reset=True)  # plugins read their options on load
+    helper = os.path.join(sys.prefix, 'bin', 'privsep-helper')
+    for group in ('vif_plug_ovs_privileged', 'nova_lxd_privileged'):
+        CONF.set_override('helper_command', helper, group)
 
 
 def _configure_lxd():

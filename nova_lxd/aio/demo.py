@@ -1,7 +1,8 @@
 """Scripted end-to-end demo of nova-lxd through nova's real HTTP API.
 
 Starts ``nova-lxd-aio`` as a child process, then, over HTTP on 127.0.0.1:
-creates a flavor (admin), boots a server on the sandbox's tap port, proves
+creates a flavor (admin), boots a server on the sandbox's port (routed by
+default; --vif-type ovs: native OVS on the userspace bridge br-ml2), proves
 through pylxd that the container really booted (systemd, cloud-init and the
 hostname, the port's MAC and IP, a ping from the host, the flavor's CPU and
 memory limits), lists servers with curl, reboots, stops, starts, pauses,
@@ -76,7 +77,8 @@ class Demo:
         ready = os.path.join(self.tmp, 'ready.json')
         cmd = [sys.executable, '-m', 'nova_lxd.aio.main', '--image',
                self.args.image, '--port', str(self.args.port), '--driver',
-               self.args.driver, '--ready-file', ready,
+               self.args.driver, '--vif-type', self.args.vif_type,
+               '--ready-file', ready,
                '--log-file', self.log_file]
         with open(self.out_file, 'w') as out:
             self.proc = subprocess.Popen(cmd, stdout=out,
@@ -137,7 +139,7 @@ class Demo:
                 f'MiB, {flavor["disk"]} GiB')
 
     def boot(self):
-        """Boot the server on the tap port and wait for ACTIVE."""
+        """Boot the server on the sandbox's port and wait for ACTIVE."""
         body = {'server': {
             'name': SERVER_NAME, 'imageRef': self.info['image_id'],
             'flavorRef': FLAVOR['id'],
@@ -306,6 +308,9 @@ def parse_args(argv=None):
                    help='seconds to wait for ACTIVE (default 600)')
     p.add_argument('--driver', choices=('lxd', 'fake'), default='lxd',
                    help="'fake' checks only the service wiring")
+    p.add_argument('--vif-type', choices=network.VIF_TYPES, default='tap',
+                   help="the server's port: 'tap' (routed; default) or "
+                   "'ovs' (native, userspace OVS)")
     return p.parse_args(argv)
 
 

@@ -37,6 +37,10 @@ def parse_args(argv=None):
         tempfile.gettempdir(), 'nova-lxd-aio.log'),
         help='services log, truncated at start (default %(default)s)')
     p.add_argument('--debug', action='store_true', help='debug logging')
+    p.add_argument('--vif-type', choices=network.VIF_TYPES, default='tap',
+                   help="the port's binding: 'tap' (routed; default) or "
+                   "'ovs' (native, on the userspace OVS bridge br-ml2; "
+                   "the guest needs its address from the config drive)")
     p.add_argument('--ready-file', help='write the endpoints and ids there '
                    'as JSON once the API answers (used by the demo)')
     return p.parse_args(argv)
@@ -186,7 +190,8 @@ def _serve(args, driver, stop):
     from nova_lxd.aio import sandbox as aio_sandbox
     say(f'starting nova API, conductor, scheduler, compute and placement '
         f'(log {args.log_file})')
-    sandbox, t0 = aio_sandbox.Sandbox(port=args.port), time.monotonic()
+    sandbox = aio_sandbox.Sandbox(port=args.port, vif_type=args.vif_type)
+    t0 = time.monotonic()
     try:
         image_id, flavor_id = _start(sandbox, args)
     except Exception as e:
@@ -222,12 +227,23 @@ def main(argv=None):
                 f'{aio_conf.LXD_PROJECT}')
             return 1
     workdir = tempfile.mkdtemp(prefix='nova-lxd-aio-')
+    ovs = args.vif_type == 'ovs' and driver == aio_conf.LXD_DRIVER
+    host_address = False
     try:
         open(args.log_file, 'w').close()
         aio_conf.configure(workdir, driver=driver, log_file=args.log_file,
-                           debug=args.debug)
+                           debug=args.debug,
+                           ovsdb=network.OVSDB if ovs else None)
+        if ovs:
+            try:
+                host_address = network.add_host_address()
+            except RuntimeError as e:
+                say(f'failed to start: {e}')
+                return 1
         return _serve(args, driver, stop)
     finally:
+        if host_address:
+            network.remove_host_address()
         shutil.rmtree(workdir, ignore_errors=True)
         if lock:
             lock.close()

@@ -1,11 +1,16 @@
 """The sandbox's one network, subnet and port, held by nova's NeutronFixture.
 
 There is no Neutron: nova's ``NeutronFixture`` answers nova's neutron client
-calls from dictionaries in memory.  The port is bound as ``tap`` (a routed
-host interface, the binding Neutron gives with a routed backend), so the
-driver gives the container a routed nic with the port's MAC and address.
+calls from dictionaries in memory.  By default the port is bound as ``tap``
+(routed: LXD gives the guest its address).  With ``--vif-type ovs`` it is
+bound as ``ovs`` (native, as ML2/OVS with the openvswitch firewall or OVN
+bind it) on the userspace Open vSwitch bridge ``br-ml2`` of
+tools/lib/ovs.sh, which holds the host's address 192.168.77.1 while the
+sandbox runs; the guest must then configure its address itself.
+``br-int`` is left to OVN, which cuts off ports without a logical port.
 """
 import copy
+import subprocess
 
 PROJECT_ID = 'demo'
 ADMIN_PROJECT_ID = 'admin'
@@ -17,6 +22,9 @@ SECURITY_GROUP_ID = '5a1d0e77-0000-4000-8000-000000000004'
 
 CIDR = '192.168.77.0/24'
 GATEWAY = '192.168.77.1'
+BRIDGE = 'br-ml2'
+OVSDB = 'unix:/var/run/openvswitch/db.sock'
+VIF_TYPES = ('ovs', 'tap')
 FIXED_IP = '192.168.77.10'
 MAC = 'fa:16:3e:77:00:10'
 
@@ -57,12 +65,39 @@ PORT = _owned(
        'binding:vif_type': 'tap', 'binding:vnic_type': 'normal'})
 
 
-def register(neutron):
+def register(neutron, vif_type='tap'):
     """Add the sandbox network, subnet and port to a NeutronFixture.
 
     :param neutron: a started ``nova.tests.fixtures.NeutronFixture``.
+    :param vif_type: 'ovs' (native, on BRIDGE) or 'tap' (routed).
     """
     neutron._networks[NETWORK_ID] = copy.deepcopy(NETWORK)
     neutron._subnets[SUBNET_ID] = copy.deepcopy(SUBNET)
     neutron._security_groups[SECURITY_GROUP_ID] = copy.deepcopy(SECURITY_GROUP)
-    neutron._ports[PORT_ID] = copy.deepcopy(PORT)
+    port = copy.deepcopy(PORT)
+    if vif_type == 'ovs':
+        port['binding:vif_type'] = 'ovs'
+        port['binding:vif_details'] = {
+            'port_filter': True, 'ovs_hybrid_plug': False,
+            'datapath_type': 'netdev', 'bridge_name': BRIDGE}
+    neutron._ports[PORT_ID] = port
+
+
+def _ip(*args):
+    return subprocess.run(['ip', *args], capture_output=True, text=True,
+                          timeout=30)
+
+
+def add_host_address():
+    """Give the host GATEWAY on BRIDGE; True if this call added it.
+
+    :raises RuntimeError: the bridge does not exist (tools/lib/ovs.sh).
+    """
+    if _ip('link', 'set', BRIDGE, 'up').returncode:
+        raise RuntimeError(f'no bridge {BRIDGE}: run tools/lib/ovs.sh')
+    return _ip('addr', 'add', f'{GATEWAY}/24', 'dev', BRIDGE).returncode == 0
+
+
+def remove_host_address():
+    """Take GATEWAY off BRIDGE again."""
+    _ip('addr', 'del', f'{GATEWAY}/24', 'dev', BRIDGE)

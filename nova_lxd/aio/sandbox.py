@@ -54,9 +54,10 @@ class Sandbox(fixtures.Fixture):
     driver itself.
     """
 
-    def __init__(self, port=8774, host='127.0.0.1'):
+    def __init__(self, port=8774, host='127.0.0.1', vif_type='tap'):
         super().__init__()
         self._listen = (host, port)
+        self._vif_type = vif_type
         self.services = {}
         self.cells = {}
         self.api = self.glance = self.neutron = None
@@ -106,7 +107,7 @@ class Sandbox(fixtures.Fixture):
 
     def _setup_stand_ins(self):
         self.neutron = self.useFixture(nova_fixtures.NeutronFixture(self))
-        network.register(self.neutron)
+        network.register(self.neutron, self._vif_type)
         self.useFixture(nova_fixtures.CinderFixture(self))
         self.glance = self.useFixture(nova_fixtures.GlanceFixture(self))
         self.glance.images.clear()  # the fixture's sample images
