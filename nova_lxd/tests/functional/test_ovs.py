@@ -139,6 +139,30 @@ class OVSPortTest(base.LXDTestCase):
                              '"$(cat $d/address) ${d##*/}"; done')
         return dict(line.split() for line in out.splitlines())
 
+    def test_bandwidth_limit(self):
+        limited = self.create_flavor_with(vcpus=1, memory_mb=128, extra_specs={
+            'quota:vif_inbound_average': '128'})  # KiB/s into the guest
+        ports = [self.ovs_port(), self.ovs_port()]
+        if not self.hybrid:
+            # LXD cannot limit a physical nic: refused, not ignored.
+            server = self._create_server(
+                image_uuid=self.image_id, flavor_id=limited,
+                networks=[{'port': ports[0]['id']}], expected_state='ERROR')
+            self.assertIn('quota:vif_inbound_average',
+                          server['fault']['message'])
+            return
+        source = self.boot(ports[0])
+        client = self._create_server(
+            image_uuid=self.image_id, flavor_id=limited,
+            networks=[{'port': ports[1]['id']}])
+        address = self.address(source, ports[0])
+        self.address(client, ports[1])
+        start = time.monotonic()
+        self.assertTransfer(source, address, client, size_kib=512)
+        # 512 KiB at 128 KiB/s: about 4 s.  Only a lower bound: a slow
+        # machine makes it slower, never faster.
+        self.assertGreater(time.monotonic() - start, 2.0)
+
     def test_two_ports(self):
         ports = [self.ovs_port(), self.ovs_port()]
         server = self._create_server(
