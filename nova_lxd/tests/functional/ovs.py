@@ -17,14 +17,18 @@ ML2_BRIDGE = 'br-ml2'  # standalone: ML2/OVS ports without an agent
 OVN_BRIDGE = 'br-int'  # ovn-controller's integration bridge
 
 
-def vsctl(*args, check=True):
-    """Run ovs-vsctl on the test OVS; return its stripped stdout."""
+def _ctl(tool, socket, args, check):
     result = subprocess.run(
-        ['ovs-vsctl', f'--db=unix:{DB_SOCKET}', '--timeout=10', *args],
+        [tool, f'--db=unix:{socket}', '--timeout=10', *args],
         capture_output=True, text=True, timeout=30)
     if check and result.returncode:
-        raise AssertionError(f'ovs-vsctl {" ".join(args)}: {result.stderr}')
+        raise AssertionError(f'{tool} {" ".join(args)}: {result.stderr}')
     return result.stdout.strip()
+
+
+def vsctl(*args, check=True):
+    """Run ovs-vsctl on the test OVS; return its stripped stdout."""
+    return _ctl('ovs-vsctl', DB_SOCKET, args, check)
 
 
 def interface(name):
@@ -96,12 +100,7 @@ NB_SOCKET = '/var/run/ovn/ovnnb_db.sock'
 
 def nbctl(*args, check=True):
     """Run ovn-nbctl on the test OVN; return its stripped stdout."""
-    result = subprocess.run(
-        ['ovn-nbctl', f'--db=unix:{NB_SOCKET}', '--timeout=10', *args],
-        capture_output=True, text=True, timeout=30)
-    if check and result.returncode:
-        raise AssertionError(f'ovn-nbctl {" ".join(args)}: {result.stderr}')
-    return result.stdout.strip()
+    return _ctl('ovn-nbctl', NB_SOCKET, args, check)
 
 
 class OVNSwitchFixture(fixtures.Fixture):
