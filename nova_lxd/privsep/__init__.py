@@ -2,8 +2,8 @@
 
 One context, with only CAP_NET_ADMIN: the host-side network devices the
 driver owns.  nova-compute starts its daemon through ``[nova_lxd_privileged]
-helper_command`` (e.g. ``sudo nova-rootwrap /etc/nova/rootwrap.conf
-privsep-helper``), as for nova's and os-vif's own contexts.
+helper_command`` (default: ``sudo privsep-helper`` with nova-compute's config
+files), as for nova's and os-vif's own contexts.
 """
 from oslo_privsep import capabilities
 from oslo_privsep import priv_context

@@ -129,7 +129,9 @@ class OVSNicTest(testtools.TestCase):
             _ovs(hybrid=False, mtu=None), 'eth0', {}))
 
     def test_bandwidth_on_hybrid_but_not_native(self):
-        specs = {'quota:vif_outbound_average': '100'}
+        # The peak (not enforced anyway) must not be the key named.
+        specs = {'quota:vif_outbound_average': '100',
+                 'quota:vif_inbound_peak': '300'}
         self.assertEqual('800kbit', vif.nic_device(
             _ovs(hybrid=True), 'eth0', specs)['limits.egress'])
         e = self.assertRaises(lxd_exception.InvalidExtraSpec,

@@ -155,7 +155,8 @@ def nic_device(vif, guest_name, extra_specs, default_route=True):
         device['mtu'] = str(mtu)
     limits = flavor.nic_limits(extra_specs)
     if limits and device['nictype'] == 'physical':
-        key = sorted(k for k in extra_specs if k.startswith('quota:vif_'))[0]
+        key = sorted(k for k in extra_specs if k.startswith('quota:vif_')
+                     and k.endswith('_average'))[0]
         raise lxd_exception.InvalidExtraSpec(
             key=key, value=extra_specs[key],
             reason=f'LXD cannot limit the bandwidth of port {vif["id"]}, '
