@@ -1,13 +1,15 @@
 """Scripted end-to-end demo of nova-lxd through nova's real HTTP API.
 
 Starts ``nova-lxd-aio`` as a child process, then, over HTTP on 127.0.0.1:
-creates a flavor (admin), boots a server on the sandbox's port (routed by
-default; --vif-type ovs: native OVS on the userspace bridge br-ml2), proves
+creates a flavor (admin), boots a server on the sandbox's port (native OVS
+on the userspace bridge br-ml2 by default; --vif-type tap: routed), proves
 through pylxd that the container really booted (systemd, cloud-init and the
-hostname, the port's MAC and IP, a ping from the host, the flavor's CPU and
-memory limits), lists servers with curl, reboots, stops, starts, pauses,
-unpauses and deletes it, checks the LXD project is left empty, and stops the
-sandbox (which removes the project).  Prints one row per step and exits
+hostname, the port's MAC and IP, the OVS port with Neutron's ids, a ping
+from the host that passes through that OVS port, the flavor's CPU and
+memory limits), lists servers with curl, reboots, stops, starts (and pings
+again), pauses, unpauses and deletes it (the OVS port must go too), checks
+the LXD project is left empty, and stops the sandbox (which removes the
+project).  Prints one row per step and exits
 non-zero if any step failed.
 
     python -m nova_lxd.aio.demo --image debian-bookworm-rootfs.tar.gz
@@ -200,9 +202,17 @@ class Demo:
         self.user.request('DELETE', f'/servers/{self.server_id}',
                           expect=(204,))
         self.user.wait_gone(self.server_id)
-        if self.guest is not None and self.guest.exists():
+        if self.guest is None:
+            return 'gone (API 404)'
+        if self.guest.exists():
             raise RuntimeError(f'container {self.guest.name} still exists')
-        return 'gone (API 404' + (', no container)' if self.guest else ')')
+        if self.args.vif_type != 'ovs':
+            return 'gone (API 404, no container)'
+        left = network.ovs_interface(network.PORT_ID)
+        if left is not None:
+            raise RuntimeError(f'OVS interface {left["name"]} still on '
+                               f'{left["bridge"]}')
+        return 'gone (API 404, no container, no OVS port)'
 
     def lxd_empty(self):
         """No instance and no profile left in the sandbox's LXD project."""
@@ -223,11 +233,45 @@ class Demo:
             return check(self.guest, *args)
         return run
 
-    def ping(self):
-        """The host pings the port's address."""
+    def ping(self, wait=0):
+        """The host pings the port's address (for up to ``wait`` seconds
+        while the guest brings its network up); on an ``ovs`` port the
+        packets must pass the port's OVS interface both ways."""
         if not self.real:
             raise Skip('fake driver')
-        return aio_guest.host_pings(network.FIXED_IP)
+        if self.args.vif_type != 'ovs':
+            return aio_guest.host_pings(network.FIXED_IP, wait)
+        iface = self._ovs_interface()
+        before = network.ovs_packets(iface['bridge'], iface['name'])
+        result = aio_guest.host_pings(network.FIXED_IP, wait)
+        after = network.ovs_packets(iface['bridge'], iface['name'])
+        grew = {way: after[way] - before[way] for way in after}
+        if min(grew.values()) <= 0:
+            raise RuntimeError(f'no packets through {iface["name"]}: {grew}')
+        return (f'{result} through {iface["name"]} (tx +{grew["tx"]}, '
+                f'rx +{grew["rx"]} packets)')
+
+    def ovs_port(self):
+        """The port's OVS interface is on its bridge with Neutron's ids."""
+        if not self.real or self.args.vif_type != 'ovs':
+            raise Skip('no ovs port')
+        iface = self._ovs_interface()
+        wanted = {'iface-id': network.PORT_ID, 'attached-mac': network.MAC,
+                  'vm-uuid': self.server_id, 'iface-status': 'active'}
+        seen = {key: iface['external_ids'].get(key) for key in wanted}
+        if iface['bridge'] != network.BRIDGE or seen != wanted:
+            raise RuntimeError(f'{iface["name"]} on {iface["bridge"]} with '
+                               f'{seen}, expected {network.BRIDGE} with '
+                               f'{wanted}')
+        return (f'{iface["name"]} on {iface["bridge"]}, iface-id, '
+                'attached-mac, vm-uuid set')
+
+    def _ovs_interface(self):
+        iface = network.ovs_interface(network.PORT_ID)
+        if iface is None:
+            raise RuntimeError(f'no OVS interface with iface-id '
+                               f'{network.PORT_ID}')
+        return iface
 
     # -- the whole run -------------------------------------------------------
     def run(self):
@@ -254,6 +298,7 @@ class Demo:
             aio_guest.cloud_init_done, self.hostname)(), booted)
         s('eth0 MAC + IP', self.in_guest(
             aio_guest.nic, network.MAC, network.FIXED_IP), booted)
+        s('OVS port + ids', self.ovs_port, booted)
         s('host pings guest', self.ping, booted)
         s('vCPUs + memory limit', self.in_guest(
             aio_guest.limits, FLAVOR['vcpus'], FLAVOR['ram']), booted)
@@ -263,6 +308,7 @@ class Demo:
                                       'Stopped'), booted)
         s('start', lambda: self._power({'os-start': None}, 'ACTIVE',
                                        'Running'), booted)
+        s('ping after restart', lambda: self.ping(wait=60), booted)
         s('pause', lambda: self._power({'pause': None}, 'PAUSED',
                                        'Frozen'), booted)
         s('unpause', lambda: self._power({'unpause': None}, 'ACTIVE',
@@ -308,9 +354,9 @@ def parse_args(argv=None):
                    help='seconds to wait for ACTIVE (default 600)')
     p.add_argument('--driver', choices=('lxd', 'fake'), default='lxd',
                    help="'fake' checks only the service wiring")
-    p.add_argument('--vif-type', choices=network.VIF_TYPES, default='tap',
-                   help="the server's port: 'tap' (routed; default) or "
-                   "'ovs' (native, userspace OVS)")
+    p.add_argument('--vif-type', choices=network.VIF_TYPES, default='ovs',
+                   help="the server's port: 'ovs' (default: native, on "
+                   "userspace OVS) or 'tap' (routed)")
     return p.parse_args(argv)
 
 

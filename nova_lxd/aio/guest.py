@@ -6,6 +6,7 @@ is bounded by coreutils ``timeout`` inside the guest.
 """
 import json
 import subprocess
+import time
 
 from nova_lxd.aio import lxd
 
@@ -91,14 +92,19 @@ def nic(guest, mac, address):
     return f'eth0 {mac} {address}'
 
 
-def host_pings(address):
-    """The host reaches the guest: one ping, two seconds at most."""
-    proc = subprocess.run(['ping', '-c1', '-W2', address], timeout=10,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CheckFailed(f'ping {address}: exit {proc.returncode} '
-                          f'{proc.stdout.strip().splitlines()[-1:]}')
-    return f'{address} answers'
+def host_pings(address, wait=0):
+    """The host reaches the guest: one ping answered within two seconds,
+    tried again for up to ``wait`` seconds (a guest still booting)."""
+    deadline = time.monotonic() + wait
+    while True:
+        proc = subprocess.run(['ping', '-c1', '-W2', address], timeout=10,
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            return f'{address} answers'
+        if time.monotonic() >= deadline:
+            raise CheckFailed(f'ping {address}: exit {proc.returncode} '
+                              f'{proc.stdout.strip().splitlines()[-1:]}')
+        time.sleep(1)
 
 
 # cgroup v2 first, then v1 (hosts with a hybrid hierarchy).

@@ -37,10 +37,10 @@ def parse_args(argv=None):
         tempfile.gettempdir(), 'nova-lxd-aio.log'),
         help='services log, truncated at start (default %(default)s)')
     p.add_argument('--debug', action='store_true', help='debug logging')
-    p.add_argument('--vif-type', choices=network.VIF_TYPES, default='tap',
-                   help="the port's binding: 'tap' (routed; default) or "
-                   "'ovs' (native, on the userspace OVS bridge br-ml2; "
-                   "the guest needs its address from the config drive)")
+    p.add_argument('--vif-type', choices=network.VIF_TYPES, default='ovs',
+                   help="the port's binding: 'ovs' (default: native, on "
+                   "the userspace OVS bridge br-ml2 of tools/lib/ovs.sh; "
+                   "cloud-init sets the address) or 'tap' (routed)")
     p.add_argument('--ready-file', help='write the endpoints and ids there '
                    'as JSON once the API answers (used by the demo)')
     return p.parse_args(argv)
@@ -167,8 +167,16 @@ def _reason(exc):
 
 
 def _shutdown(sandbox, driver):
-    """Stop the services, then purge the LXD project; True if all went."""
+    """Destroy the servers (their ports unplugged), stop the services, then
+    purge the LXD project; True if all went."""
     ok = True
+    if sandbox is not None and driver == aio_conf.LXD_DRIVER:
+        try:
+            for name in sandbox.destroy_servers():
+                say(f'destroyed {name}')
+        except Exception as e:
+            say(f'error while destroying the servers: {e}')
+            ok = False
     if sandbox is not None:
         try:
             sandbox.cleanUp()

@@ -1,15 +1,18 @@
 """The sandbox's one network, subnet and port, held by nova's NeutronFixture.
 
 There is no Neutron: nova's ``NeutronFixture`` answers nova's neutron client
-calls from dictionaries in memory.  By default the port is bound as ``tap``
-(routed: LXD gives the guest its address).  With ``--vif-type ovs`` it is
-bound as ``ovs`` (native, as ML2/OVS with the openvswitch firewall or OVN
-bind it) on the userspace Open vSwitch bridge ``br-ml2`` of
-tools/lib/ovs.sh, which holds the host's address 192.168.77.1 while the
-sandbox runs; the guest must then configure its address itself.
+calls from dictionaries in memory.  By default the port is bound as ``ovs``
+(native, as ML2/OVS with the openvswitch firewall or OVN bind it) on the
+userspace Open vSwitch bridge ``br-ml2`` of tools/lib/ovs.sh, which holds
+the host's address 192.168.77.1 while the sandbox runs; cloud-init in the
+guest sets the port's address from the config drive's network_data.json.
 ``br-int`` is left to OVN, which cuts off ports without a logical port.
+With ``--vif-type tap`` the port is bound as ``tap`` (routed: LXD gives the
+guest its address and the host a route to it).
 """
 import copy
+import json
+import re
 import subprocess
 
 PROJECT_ID = 'demo'
@@ -65,12 +68,19 @@ PORT = _owned(
        'binding:vif_type': 'tap', 'binding:vnic_type': 'normal'})
 
 
-def register(neutron, vif_type='tap'):
-    """Add the sandbox network, subnet and port to a NeutronFixture.
+def register(neutron, vif_type='ovs'):
+    """Make the sandbox network, subnet and port a NeutronFixture's only ones.
+
+    The fixture's own samples go: its ``list_subnets`` ignores the id
+    filter, so nova would put the sample subnets (without the port's
+    address) first in the network info, and network_data.json would give
+    the guest no address.
 
     :param neutron: a started ``nova.tests.fixtures.NeutronFixture``.
     :param vif_type: 'ovs' (native, on BRIDGE) or 'tap' (routed).
     """
+    for samples in (neutron._networks, neutron._subnets, neutron._ports):
+        samples.clear()
     neutron._networks[NETWORK_ID] = copy.deepcopy(NETWORK)
     neutron._subnets[SUBNET_ID] = copy.deepcopy(SUBNET)
     neutron._security_groups[SECURITY_GROUP_ID] = copy.deepcopy(SECURITY_GROUP)
@@ -101,3 +111,38 @@ def add_host_address():
 def remove_host_address():
     """Take GATEWAY off BRIDGE again."""
     _ip('addr', 'del', f'{GATEWAY}/24', 'dev', BRIDGE)
+
+
+def ovs_interface(port_id):
+    """The OVS Interface row carrying Neutron's ``iface-id`` ``port_id``.
+
+    :returns: dict with ``name``, ``bridge`` and ``external_ids`` (dict),
+        or None if there is none.
+    """
+    out = _ovs('ovs-vsctl', '--format=json', '--columns=name,external_ids',
+               'find', 'Interface', f'external_ids:iface-id={port_id}')
+    found = json.loads(out)
+    if not found['data']:
+        return None
+    row = dict(zip(found['headings'], found['data'][0]))
+    name = row['name']
+    return {'name': name, 'external_ids': dict(row['external_ids'][1]),
+            'bridge': _ovs('ovs-vsctl', 'port-to-br', name).strip()}
+
+
+def ovs_packets(bridge, name):
+    """Packets OVS has received from and sent to the port ``name``.
+
+    Read with ``ovs-ofctl dump-ports``, which is current; the Interface
+    table's statistics column is refreshed only every few seconds.
+
+    :returns: ``{'rx': int, 'tx': int}``.
+    """
+    out = _ovs('ovs-ofctl', 'dump-ports', bridge, name)
+    return {way: int(re.search(rf'{way} pkts=(\d+)', out).group(1))
+            for way in ('rx', 'tx')}
+
+
+def _ovs(*argv):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                          check=True).stdout

@@ -54,7 +54,7 @@ class Sandbox(fixtures.Fixture):
     driver itself.
     """
 
-    def __init__(self, port=8774, host='127.0.0.1', vif_type='tap'):
+    def __init__(self, port=8774, host='127.0.0.1', vif_type='ovs'):
         super().__init__()
         self._listen = (host, port)
         self._vif_type = vif_type
@@ -114,6 +114,9 @@ class Sandbox(fixtures.Fixture):
 
     def _start(self, name, **kwargs):
         LOG.info('Starting nova-%s', name)
+        # nova's Manager.periodic_tasks returns None during a graceful
+        # shutdown; without a maximum the looping call then logs an ERROR.
+        kwargs.setdefault('periodic_interval_max', 60)
         svc = self.useFixture(nova_fixtures.ServiceFixture(name, **kwargs))
         self.services[name] = svc.service
         return svc.service
@@ -125,6 +128,25 @@ class Sandbox(fixtures.Fixture):
         self.api.start()
         self.addCleanup(self.api.stop)
         LOG.info('Compute API listening on %s', self.api.url)
+
+    # -- stop -------------------------------------------------------------
+    def destroy_servers(self):
+        """Destroy this host's instances with the compute driver.
+
+        Purging the LXD project removes containers but not the host side of
+        their ports (OVS ports, veths); the driver's ``destroy`` unplugs
+        those as a server delete would.
+
+        :returns: names of the instances destroyed.
+        """
+        ctxt = nova_context.get_admin_context()
+        driver = self.services['compute'].manager.driver
+        names = []
+        for instance in objects.InstanceList.get_by_host(ctxt, CONF.host):
+            driver.destroy(ctxt, instance, instance.get_network_info(),
+                           destroy_disks=True)
+            names.append(instance.name)
+        return names
 
     # -- content ------------------------------------------------------------
     def add_image(self, path, name=None, image_id=None):
