@@ -1,6 +1,6 @@
-"""Developer tools of nova-lxd (run through the scripts in ``tools/``).
+"""nova-lxd's benchmarks, run by ``tools/bench`` (not part of the package).
 
-Like nova-compute 34, the tools run on native threads: nova must not
+Like nova-compute 34, the benchmarks run on native threads: nova must not
 switch the process to eventlet, so this happens before any nova import.
 """
 import os

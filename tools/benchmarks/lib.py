@@ -1,4 +1,4 @@
-"""Helpers of the benchmark (:mod:`nova_lxd.tools.bench`).
+"""Helpers of the benchmarks (:mod:`benchmarks.lifecycle`, :mod:`benchmarks.network`).
 
 Nothing here times anything: the raw pylxd side of each comparison (the
 same container config, image file and metadata as the driver's), an LXD

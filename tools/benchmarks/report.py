@@ -1,6 +1,6 @@
 """The table and the details ``tools/bench`` prints.  Pure formatting.
 
-Inputs are a :class:`nova_lxd.tools.bench.Bench` after its run: samples in
+Inputs are a :class:`benchmarks.lifecycle.Bench` after its run: samples in
 seconds (timed keys) or request counts (``'<key> requests'``) per side
 (``'driver'`` / ``'raw'``), per-size request counts of the periodic work,
 request trails and notes.

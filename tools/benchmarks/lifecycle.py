@@ -43,9 +43,9 @@ from pylxd.models import image as pylxd_image
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.nova.virt.lxd import image
-from nova_lxd.tools import benchlib
-from nova_lxd.tools import benchreport
-from nova_lxd.tools.benchlib import log
+from benchmarks import lib
+from benchmarks import report
+from benchmarks.lib import log
 
 CONF = lxd_conf.CONF
 NODE = 'nova-lxd-bench-node'
@@ -71,7 +71,7 @@ def make_instance(serial, image_id):
         id=serial, uuid=str(uuid.uuid4()), hostname=f'bench-{serial}',
         image_ref=image_id, project_id='bench', user_id='bench',
         flavor=objects.Flavor(ephemeral_gb=0, swap=0, extra_specs={},
-                              **benchlib.FLAVOR),
+                              **lib.FLAVOR),
         config_drive='', launched_at=None, system_metadata={},
         vm_state='building', task_state='spawning')
 
@@ -85,9 +85,9 @@ class Bench:
         self.args = args
         self.tmp = tempfile.mkdtemp(prefix='nova-lxd-bench-')
         configure(args.project, self.tmp)
-        self.counter = benchlib.RequestCounter()
-        self.glance = benchlib.FileGlance()
-        self.phases = benchlib.Phases()
+        self.counter = lib.RequestCounter()
+        self.glance = lib.FileGlance()
+        self.phases = lib.Phases()
         self.context = nova_context.get_admin_context()
         self.serial = itertools.count(1)
         self.samples = collections.defaultdict(list)
@@ -99,7 +99,7 @@ class Bench:
     # -- set up / clean up ---------------------------------------------------
     def setup(self):
         self.driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
-        self.project = benchlib.Project(
+        self.project = lib.Project(
             self.args.project, self.driver._session.endpoint,
             CONF.lxd.timeout)
         self.project.create()
@@ -164,10 +164,10 @@ class Bench:
             self.drop_last('driver', ('spawn', 'destroy'))
 
     def raw_lifecycle(self, fingerprint, measured):
-        definition = benchlib.raw_definition(next(self.serial), fingerprint)
-        inst = self.measure('spawn', 'raw', benchlib.raw_spawn, self.raw,
+        definition = lib.raw_definition(next(self.serial), fingerprint)
+        inst = self.measure('spawn', 'raw', lib.raw_spawn, self.raw,
                             definition)
-        self.measure('destroy', 'raw', benchlib.raw_destroy, inst)
+        self.measure('destroy', 'raw', lib.raw_destroy, inst)
         if not measured:
             self.drop_last('raw', ('spawn', 'destroy'))
 
@@ -181,16 +181,16 @@ class Bench:
         """Note it if LXD holds different containers for the two sides."""
         inst = self.instance(meta.id)
         self.spawn(inst, meta)
-        raw = benchlib.raw_spawn(
-            self.raw, benchlib.raw_definition(next(self.serial), fingerprint))
+        raw = lib.raw_spawn(
+            self.raw, lib.raw_definition(next(self.serial), fingerprint))
         get = self.raw.api.instances
-        ours = benchlib.shape(get[inst.name].get().json()['metadata'])
-        theirs = benchlib.shape(get[raw.name].get().json()['metadata'])
+        ours = lib.shape(get[inst.name].get().json()['metadata'])
+        theirs = lib.shape(get[raw.name].get().json()['metadata'])
         if ours != theirs:
             self.notes.append(f'definitions differ: driver {ours} / raw '
                               f'{theirs}')
         self.destroy(inst)
-        benchlib.raw_destroy(raw)
+        lib.raw_destroy(raw)
 
     # -- 3: image sync -------------------------------------------------------
     def bench_sync(self, name, path):
@@ -199,7 +199,7 @@ class Bench:
         probe = self.glance.add(path, f'bench {name}')
         metadata = image.metadata_tarball(
             probe, self.driver._session.architecture(),
-            benchlib.CREATED.timestamp())
+            lib.CREATED.timestamp())
         key = f'sync {name}'
         self.wrap_phases()
         try:
@@ -211,7 +211,7 @@ class Bench:
             self.phases.unwrap_all()
 
     def wrap_phases(self):
-        """Time the steps of ``ensure_image`` (see benchreport.PHASES)."""
+        """Time the steps of ``ensure_image`` (see report.PHASES)."""
         wrap, session = self.phases.wrap, self.driver._session
         wrap(nova_images, 'fetch', 'download copy')
         wrap(nova_images, 'get_info', 'glance show')
@@ -240,7 +240,7 @@ class Bench:
             self.samples[f'{key}: {phase}', 'driver'].append(seconds)
 
     def raw_sync(self, key, path, metadata, measured):
-        lxd_image = self.measure(key, 'raw', benchlib.raw_import, self.raw,
+        lxd_image = self.measure(key, 'raw', lib.raw_import, self.raw,
                                  path, metadata)
         if self.fingerprint not in (None, lxd_image.fingerprint):
             self.notes.append(f'{key}: raw fingerprint '
@@ -357,7 +357,7 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         bench.close()
     if status == 0:
-        print('\n'.join(benchreport.report(bench)))
+        print('\n'.join(report.report(bench)))
     print(f'total runtime: {time.monotonic() - started:.1f} s')
     return status
 
