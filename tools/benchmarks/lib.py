@@ -1,4 +1,4 @@
-"""Helpers of the benchmarks (:mod:`benchmarks.lifecycle`, :mod:`benchmarks.network`).
+"""Helpers of the benchmarks (:mod:`benchmarks.lifecycle`, `.network`).
 
 Nothing here times anything: the raw pylxd side of each comparison (the
 same container config, image file and metadata as the driver's), an LXD
@@ -10,8 +10,10 @@ without changing them.
 import concurrent.futures
 import contextlib
 import datetime
+import signal
 import sys
 import time
+import traceback
 import urllib.parse
 import uuid
 
@@ -21,6 +23,7 @@ from nova import objects
 import pylxd
 from pylxd import exceptions as lxd_exc
 
+from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import flavor
 from nova_lxd.nova.virt.lxd import session as lxd_session
 
@@ -31,11 +34,92 @@ CHUNK = 64 * 1024
 CREATED = datetime.datetime(2025, 1, 2, tzinfo=datetime.timezone.utc)
 #: The flavor of every instance (CPU count, MiB, GiB).
 FLAVOR = {'vcpus': 1, 'memory_mb': 256, 'root_gb': 1}
+#: nova's host name (CONF.host) in the benchmarks.
+NODE = 'nova-lxd-bench-node'
+CONF = lxd_conf.CONF
+
+
+def configure(project, instances_path, config_files=()):
+    """nova.conf of the benchmarks: ``config_files`` only, [lxd] as asked,
+    no wait for network-vif-plugged (no Neutron sends it)."""
+    CONF([], project='nova', default_config_files=list(config_files),
+         default_config_dirs=[])
+    CONF.set_override('project', project, group='lxd')
+    CONF.set_override('pool', 'default', group='lxd')
+    CONF.set_override('instances_path', instances_path)
+    CONF.set_override('vif_plugging_timeout', 0)
+    CONF.set_override('host', NODE)
+    objects.register_all()
+
+
+def make_instance(serial, image_id):
+    """A nova Instance as the compute manager hands it to spawn."""
+    return objects.Instance(
+        id=serial, uuid=str(uuid.uuid4()), hostname=f'bench-{serial}',
+        image_ref=image_id, project_id='bench', user_id='bench',
+        flavor=objects.Flavor(ephemeral_gb=0, swap=0, extra_specs={},
+                              **FLAVOR),
+        config_drive='', launched_at=None, system_metadata={},
+        vm_state='building', task_state='spawning')
 
 
 def log(message):
     """Progress line on stderr (stdout carries the results only)."""
     print(f'bench: {message}', file=sys.stderr, flush=True)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run_bench(bench):
+    """``bench.run()``, then ``bench.close()`` whatever happened (not
+    interruptible half-way).
+
+    :returns: 0, 1 after an error (traceback printed), 130 if interrupted
+        (Ctrl-C or SIGTERM).
+    """
+    signal.signal(signal.SIGTERM, _terminate)
+    status = 0
+    try:
+        bench.run()
+    except KeyboardInterrupt:
+        log('interrupted')
+        status = 130
+    except Exception:
+        traceback.print_exc()
+        status = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        bench.close()
+    return status
+
+
+def run_in(container, *argv):
+    """Run argv in a pylxd container; return stdout.
+
+    :raises RuntimeError: on a non-zero exit status.
+    """
+    result = container.execute(list(argv))
+    if result.exit_code != 0:
+        raise RuntimeError(f'{container.name}: {" ".join(argv)} exited '
+                           f'{result.exit_code}: {result.stderr.strip()}')
+    return result.stdout
+
+
+def wait_listening(container, port, timeout=30):
+    """Wait until a TCP socket listens on ``port`` in the container.
+
+    :raises RuntimeError: none after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = container.execute(['netstat', '-ltn'])
+        if f':{port} ' in result.stdout:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f'{container.name}: nothing listens on {port}')
 
 
 # -- the raw pylxd side ------------------------------------------------------

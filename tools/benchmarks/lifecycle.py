@@ -24,7 +24,6 @@ import collections
 import itertools
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -35,45 +34,20 @@ from nova.compute import power_state
 from nova.compute import provider_tree
 from nova import context as nova_context
 from nova.network import model as network_model
-from nova import objects
 from nova.virt import fake
 from nova.virt import images as nova_images
 from pylxd.models import image as pylxd_image
 
-from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.nova.virt.lxd import image
 from benchmarks import lib
 from benchmarks import report
 from benchmarks.lib import log
 
-CONF = lxd_conf.CONF
-NODE = 'nova-lxd-bench-node'
+NODE = lib.NODE
 IMAGES = {'busybox': 'busybox-rootfs.tar.gz',
           'debian': 'debian-bookworm-rootfs.tar.gz'}
 TARGETS = {'spawn': 1.10, 'destroy': 1.10, 'sync': 1.15, 'requests': 4}
-
-
-def configure(project, instances_path):
-    """nova.conf of the benchmark: no config files, [lxd] as asked."""
-    CONF([], project='nova', default_config_files=[], default_config_dirs=[])
-    CONF.set_override('project', project, group='lxd')
-    CONF.set_override('pool', 'default', group='lxd')
-    CONF.set_override('instances_path', instances_path)
-    CONF.set_override('vif_plugging_timeout', 0)
-    CONF.set_override('host', NODE)
-    objects.register_all()
-
-
-def make_instance(serial, image_id):
-    """A nova Instance as the compute manager hands it to spawn."""
-    return objects.Instance(
-        id=serial, uuid=str(uuid.uuid4()), hostname=f'bench-{serial}',
-        image_ref=image_id, project_id='bench', user_id='bench',
-        flavor=objects.Flavor(ephemeral_gb=0, swap=0, extra_specs={},
-                              **lib.FLAVOR),
-        config_drive='', launched_at=None, system_metadata={},
-        vm_state='building', task_state='spawning')
 
 
 class Bench:
@@ -84,7 +58,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.tmp = tempfile.mkdtemp(prefix='nova-lxd-bench-')
-        configure(args.project, self.tmp)
+        lib.configure(args.project, self.tmp)
         self.counter = lib.RequestCounter()
         self.glance = lib.FileGlance()
         self.phases = lib.Phases()
@@ -101,7 +75,7 @@ class Bench:
         self.driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
         self.project = lib.Project(
             self.args.project, self.driver._session.endpoint,
-            CONF.lxd.timeout)
+            lib.CONF.lxd.timeout)
         self.project.create()
         self.driver.init_host(NODE)
         self.raw = self.project.client()
@@ -132,7 +106,7 @@ class Bench:
         return result
 
     def instance(self, image_id):
-        return make_instance(next(self.serial), image_id)
+        return lib.make_instance(next(self.serial), image_id)
 
     def spawn(self, inst, meta):
         self.driver.spawn(self.context, inst, meta, [], None, {},
@@ -332,30 +306,12 @@ def parse_args(argv):
     return args
 
 
-def _terminate(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv=None):
     """Run, clean up, print; 0, or 1 on an error, 130 if interrupted."""
     args = parse_args(argv)
     started = time.monotonic()
-    signal.signal(signal.SIGTERM, _terminate)
     bench = Bench(args)
-    status = 0
-    try:
-        bench.run()
-    except KeyboardInterrupt:
-        log('interrupted')
-        status = 130
-    except Exception:
-        traceback.print_exc()
-        status = 1
-    finally:
-        # Cleaning up must not be interrupted half-way.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        bench.close()
+    status = lib.run_bench(bench)
     if status == 0:
         print('\n'.join(report.report(bench)))
     print(f'total runtime: {time.monotonic() - started:.1f} s')

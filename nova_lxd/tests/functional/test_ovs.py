@@ -8,6 +8,7 @@ busybox image has no DHCP client); traffic stays between the test's own
 containers.
 """
 import subprocess
+import threading
 import time
 
 import fixtures
@@ -259,11 +260,52 @@ class OVSDriverTest(base.DriverTestCase):
         self.assertRaises(exception.InstanceNotFound, self.spawn,
                           self.instance(), network_info=vifs)
         self.assertEqual([], self.project.names())
+        self.assertNoPortDevices(vifs)
+
+    def assertNoPortDevices(self, vifs):
         for vif in vifs:
             short = vif['id'][:11]
             for prefix in ('tap', 'tin', 'qbr', 'qvb', 'qvo'):
                 self.assertFalse(ovs.link_exists(prefix + short), prefix)
                 self.assertIsNone(ovs.interface(prefix + short), prefix)
+
+    def test_failed_create_unplugs_after_the_plug_running_beside_it(self):
+        # The container is created while the ports are plugged; a create
+        # failing at once must not let the rollback's unplug run before
+        # the plug is over (the ports would be left plugged).
+        vifs = [self.ovs_vif(ovs.ML2_BRIDGE, hybrid=h)
+                for h in (True, False)]
+        refused = lxd_exception.LXDRequestFailed(
+            action='create', target='instance', error='refused')
+        self.useFixture(fixtures.MockPatchObject(
+            self.driver._session, 'create_instance', side_effect=refused))
+        plug, plugged = self.driver._plugger.plug, threading.Event()
+
+        def slow_plug(*args):
+            time.sleep(0.5)  # a busy OVSDB: the create fails long before
+            plug(*args)
+            plugged.set()
+        self.useFixture(fixtures.MockPatchObject(
+            self.driver._plugger, 'plug', side_effect=slow_plug))
+        e = self.assertRaises(lxd_exception.LXDRequestFailed, self.spawn,
+                              self.instance(), network_info=vifs)
+        self.assertIs(refused, e)
+        self.assertTrue(plugged.is_set(), 'spawn returned while plugging')
+        self.assertEqual([], self.project.names())
+        self.assertNoPortDevices(vifs)
+
+    def test_failed_create_is_reported_over_a_failed_plug(self):
+        vif = self.ovs_vif(ovs.ML2_BRIDGE, hybrid=False)
+        refused = lxd_exception.LXDRequestFailed(
+            action='create', target='instance', error='refused')
+        self.useFixture(fixtures.MockPatchObject(
+            self.driver._session, 'create_instance', side_effect=refused))
+        self.useFixture(fixtures.MockPatchObject(
+            self.driver._plugger, 'plug',
+            side_effect=exception.VirtualInterfacePlugException('no')))
+        e = self.assertRaises(lxd_exception.LXDRequestFailed, self.spawn,
+                              self.instance(), network_info=[vif])
+        self.assertIs(refused, e)
 
     def test_power_on_replugs_what_the_host_lost(self):
         vif = self.ovs_vif(ovs.ML2_BRIDGE, hybrid=False)

@@ -3,8 +3,8 @@
 nova's NeutronFixture sets ``vif_plugging_timeout=0``, so the API-level
 tests never wait for an event.  Here the driver runs on the real daemon with
 a VirtAPI that plays nova-compute's part: it records what the driver plans
-to wait for, whether the container was already running when the wait was
-planned, and then lets the events arrive, time out or fail.
+to wait for, the container's status when the wait was planned ('absent'
+before it is created), and then lets the events arrive, time out or fail.
 """
 import contextlib
 
@@ -38,8 +38,9 @@ class EventVirtAPI(fake.FakeVirtAPI):
                                 error_callback=None):
         self.waits.append((list(event_names), timeout))
         if self.lxd is not None:
-            self.status_when_planned = self.lxd.instances.get(
-                instance.name).status
+            self.status_when_planned = (
+                self.lxd.instances.get(instance.name).status
+                if self.lxd.instances.exists(instance.name) else 'absent')
         yield
         if not event_names or self.outcome == 'arrive':
             return
@@ -72,8 +73,9 @@ class VIFEventTest(_EventTestBase):
         self.spawn(inst, network_info=[down, up])
         self.assertEqual([([('network-vif-plugged', down['id'])], 42)],
                          self.events.waits)
-        # Planned before the start, so no event can be missed.
-        self.assertEqual('Stopped', self.events.status_when_planned)
+        # Planned before the container (created while its ports are
+        # plugged) exists, so no event can be missed.
+        self.assertEqual('absent', self.events.status_when_planned)
         self.assertEqual('Running', self.container(inst).status)
 
     def test_no_wait_when_timeout_is_zero(self):

@@ -197,11 +197,10 @@ class LXDDriver(driver.ComputeDriver):
                 definition['devices']['config'] = (
                     storage.config_drive_device(source))
                 configdrive.update_instance(instance)
-            self._session.create_instance(definition)
             if power_on:
-                self._start(instance, network_info)
+                self._create_and_start(instance, network_info, definition)
             else:
-                self._plugger.plug(instance, network_info)
+                self._create(instance, network_info, definition)
         except Exception:
             with excutils.save_and_reraise_exception():
                 LOG.error('Spawn failed; removing what was created',
@@ -216,10 +215,16 @@ class LXDDriver(driver.ComputeDriver):
         if CONF.vif_plugging_is_fatal:
             raise exception.VirtualInterfaceCreateException()
 
-    def _start(self, instance, network_info):
-        """Plug the ports and start the just-created container, waiting
-        for Neutron's vif-plugged events (planned before plugging: an OVS
-        port comes up, and its event is sent, as soon as it is plugged)."""
+    def _create(self, instance, network_info, definition):
+        """Create the container while its ports are plugged."""
+        self._plugger.plug_while(
+            instance, network_info,
+            lambda: self._session.create_instance(definition))
+
+    def _create_and_start(self, instance, network_info, definition):
+        """Create the container, plug the ports, start it, waiting for
+        Neutron's vif-plugged events (planned before plugging: an OVS port
+        comes up, and its event is sent, as soon as it is plugged)."""
         events = vifs.plugged_events(network_info)
         timeout = CONF.vif_plugging_timeout
         if not timeout:
@@ -228,7 +233,7 @@ class LXDDriver(driver.ComputeDriver):
             with self.virtapi.wait_for_instance_event(
                     instance, events, timeout=timeout,
                     error_callback=self._vif_event_failed):
-                self._plugger.plug(instance, network_info)
+                self._create(instance, network_info, definition)
                 self._power.boot(instance.name)
         except exception.InstanceEventTimeout:
             LOG.warning('Timeout waiting for %s', events, instance=instance)
