@@ -1,9 +1,15 @@
-"""pylxd access to the sandbox's own LXD project: inspect it, purge it.
+"""pylxd access to a scratch LXD project: inspect it, purge it.
+
+The one place that empties and deletes a project of our own: the sandbox's
+(``nova-aio``), each functional test's and the benchmarks'.
 
 Only the project named here is ever read or changed (never ``default``);
 the daemon is found as the driver finds it (``[lxd] endpoint`` left empty:
 the snap socket, then the apt one).
 """
+import concurrent.futures
+import contextlib
+
 import pylxd
 from pylxd import exceptions as lxd_exc
 
@@ -37,12 +43,43 @@ def contents(project):
     return found
 
 
-def _remove_instance(instance):
-    if instance.status == 'Frozen':
-        instance.unfreeze(wait=True)
-    if instance.status != 'Stopped':
-        instance.stop(force=True, wait=True)
-    instance.delete(wait=True)
+def settle(client):
+    """Wait for the running LXD operations of the client's project: an
+    interrupted run leaves some (a start or stop LXD goes on with)."""
+    running = client.api.operations.get().json()['metadata'] or {}
+    for url in running.get('running') or []:
+        with contextlib.suppress(lxd_exc.LXDAPIException):
+            client.operations.wait_for_operation(url)
+
+
+def _remove_instance(client, name, attempts=3):
+    for attempt in range(attempts):
+        try:
+            instance = client.instances.get(name)
+            if instance.status == 'Frozen':
+                instance.unfreeze(wait=True)
+            if instance.status != 'Stopped':
+                instance.stop(force=True, wait=True)
+            instance.delete(wait=True)
+            return
+        except lxd_exc.NotFound:
+            return
+        except lxd_exc.LXDAPIException:
+            # Busy with an operation of its own (a start, a stop).
+            if attempt == attempts - 1:
+                raise
+            settle(client)
+
+
+def remove_instances(client, names, workers=8):
+    """Stop (forced) and delete the named instances, several at a time;
+    one already gone is no error.
+
+    :param client: pylxd Client bound to the instances' project.
+    :raises pylxd.exceptions.LXDAPIException: one could not be removed.
+    """
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda name: _remove_instance(client, name), names))
 
 
 def _custom_volumes(client):
@@ -63,10 +100,10 @@ def purge(project):
     if not project_exists(project):
         return []
     client = connect(project)
-    removed = []
-    for instance in client.instances.all():
-        _remove_instance(instance)
-        removed.append(f'instance {instance.name}')
+    settle(client)
+    names = [i.name for i in client.instances.all()]
+    remove_instances(client, names)
+    removed = [f'instance {name}' for name in names]
     for image in client.images.all():
         image.delete(wait=True)
         removed.append(f'image {image.fingerprint[:12]}')

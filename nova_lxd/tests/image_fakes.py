@@ -8,6 +8,7 @@ side of LXDSession's image methods in dicts, with faults to inject.
 import datetime
 import hashlib
 import io
+import os
 import tarfile
 import threading
 import time
@@ -58,11 +59,21 @@ def image_meta(image_id=None, **fields):
     return objects.ImageMeta.from_dict(values)
 
 
+#: created_at of every image: fixed, so that the driver's metadata tarball
+#: (and thus the LXD fingerprint) of one file is the same in every run.
+CREATED = datetime.datetime(2025, 1, 2, tzinfo=datetime.timezone.utc)
+#: glanceclient's download chunk size (bytes).
+CHUNK = 64 * 1024
+
+
 class ImageServiceFixture(fixtures.Fixture):
-    """A glance image service behind nova's glance API (show, download).
+    """A glance image service behind nova's glance API (show, download),
+    for the tests and the benchmarks (``with ImageServiceFixture() as g``).
 
     Like nova's GlanceFixture, which cannot be imported here: importing
     nova.tests.fixtures monkey-patches the test process with eventlet.
+    Image data are bytes in memory or a local file, which a download copies
+    in glanceclient-sized chunks (the copy is part of what the driver pays).
     """
 
     def __init__(self):
@@ -81,11 +92,18 @@ class ImageServiceFixture(fixtures.Fixture):
         :param data: the image bytes.
         :param fields: glance fields (disk_format, name, properties...).
         """
+        return self._register(data, len(data), fields)
+
+    def add_file(self, path, **fields):
+        """Register the file ``path`` (read at each download) as an image;
+        return its nova.objects.ImageMeta."""
+        return self._register(path, os.path.getsize(path), fields)
+
+    def _register(self, data, size, fields):
         glance = {'id': uuidutils.generate_uuid(), 'name': 'busybox',
                   'disk_format': 'raw', 'container_format': 'bare',
-                  'status': 'active', 'properties': {}, 'size': len(data),
-                  'created_at': datetime.datetime(
-                      2025, 1, 2, tzinfo=datetime.timezone.utc)}
+                  'status': 'active', 'properties': {}, 'size': size,
+                  'created_at': CREATED}
         glance.update(fields)
         self.images[glance['id']] = glance
         self.data[glance['id']] = data
@@ -101,8 +119,14 @@ class ImageServiceFixture(fixtures.Fixture):
                  trusted_certs=None):
         self.show(context, image_id)
         self.downloads.append(image_id)
-        with open(dst_path, 'wb') as f:
-            f.write(self.data[image_id])
+        data = self.data[image_id]
+        with open(dst_path, 'wb') as dst:
+            if isinstance(data, bytes):
+                dst.write(data)
+                return
+            with open(data, 'rb') as src:
+                for chunk in iter(lambda: src.read(CHUNK), b''):
+                    dst.write(chunk)
 
 
 class FakeSession:

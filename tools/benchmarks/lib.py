@@ -3,13 +3,9 @@
 Nothing here times anything: the raw pylxd side of each comparison (the
 same container config, image file and metadata as the driver's), an LXD
 project of the benchmark's own, a counter of the HTTP requests pylxd
-clients make, a glance stand-in serving local files behind nova's real
-glance API, and phase timers that wrap functions of the image store
+clients make, and phase timers that wrap functions of the image store
 without changing them.
 """
-import concurrent.futures
-import contextlib
-import datetime
 import signal
 import sys
 import time
@@ -17,21 +13,14 @@ import traceback
 import urllib.parse
 import uuid
 
-from nova import exception
-from nova.image import glance
 from nova import objects
 import pylxd
-from pylxd import exceptions as lxd_exc
 
+from nova_lxd.aio import lxd as aio_lxd
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
-from nova_lxd.nova.virt.lxd import flavor
+from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import session as lxd_session
 
-#: glanceclient's download chunk size (bytes).
-CHUNK = 64 * 1024
-#: created_at of every glance image: fixed, so that the driver's metadata
-#: tarball (and thus the LXD fingerprint) is the same in every run.
-CREATED = datetime.datetime(2025, 1, 2, tzinfo=datetime.timezone.utc)
 #: The flavor of every instance (CPU count, MiB, GiB).
 FLAVOR = {'vcpus': 1, 'memory_mb': 256, 'root_gb': 1}
 #: nova's host name (CONF.host) in the benchmarks.
@@ -129,7 +118,7 @@ def raw_definition(serial, fingerprint):
     return {
         'name': f'raw-{serial:08x}', 'type': 'container', 'profiles': [],
         'source': {'type': 'image', 'fingerprint': fingerprint},
-        'config': {flavor.UUID_KEY: str(uuid.uuid4()),
+        'config': {definition.UUID_KEY: str(uuid.uuid4()),
                    'limits.cpu': str(FLAVOR['vcpus']),
                    'limits.memory': f"{FLAVOR['memory_mb']}MiB",
                    'security.privileged': 'false',
@@ -198,54 +187,6 @@ class RequestCounter:
         return self.trail[mark:]
 
 
-class FileGlance:
-    """Glance stand-in behind nova's glance API; image data are local files.
-
-    It plugs in where nova's GlanceFixture does
-    (``nova.image.glance.get_default_image_service``), so the driver still
-    goes through ``nova.virt.images.fetch`` and glance's ``API``.  Downloads
-    copy the file in glanceclient-sized chunks: the copy is part of what
-    the driver really pays.
-    """
-
-    def __init__(self):
-        self.images = {}
-        self._saved = None
-
-    def add(self, path, name):
-        """Register ``path`` as a new raw/bare glance image; return its
-        nova ImageMeta."""
-        meta = {'id': str(uuid.uuid4()), 'name': name, 'status': 'active',
-                'disk_format': 'raw', 'container_format': 'bare',
-                'properties': {}, 'created_at': CREATED}
-        self.images[meta['id']] = (meta, path)
-        return objects.ImageMeta.from_dict(meta)
-
-    def show(self, context, image_id, include_locations=False,
-             show_deleted=True):
-        if image_id not in self.images:
-            raise exception.ImageNotFound(image_id=image_id)
-        return dict(self.images[image_id][0])
-
-    def download(self, context, image_id, data=None, dst_path=None,
-                 trusted_certs=None):
-        self.show(context, image_id)
-        with open(self.images[image_id][1], 'rb') as src, \
-                open(dst_path, 'wb') as dst:
-            for chunk in iter(lambda: src.read(CHUNK), b''):
-                dst.write(chunk)
-
-    @contextlib.contextmanager
-    def plugged(self):
-        """Serve nova's glance API from this object while inside."""
-        saved = glance.get_default_image_service
-        glance.get_default_image_service = lambda: self
-        try:
-            yield self
-        finally:
-            glance.get_default_image_service = saved
-
-
 class Phases:
     """Wall time spent in wrapped functions, summed per run (seconds)."""
 
@@ -283,7 +224,8 @@ class Phases:
 
 
 class Project:
-    """An LXD project of the benchmark's own, deleted with its content."""
+    """An LXD project of the benchmark's own, deleted with its content
+    (``nova_lxd.aio.lxd``: the one purge of scratch projects)."""
 
     def __init__(self, name, endpoint, timeout):
         self.name = name
@@ -307,45 +249,10 @@ class Project:
             self.name, description='nova-lxd benchmark (tools/bench)',
             config=lxd_session.PROJECT_CONFIG)
 
-    def settle(self, client):
-        """Wait for the project's running LXD operations: an interrupted
-        run leaves some (a start or stop LXD goes on with)."""
-        running = client.api.operations.get().json()['metadata'] or {}
-        for url in running.get('running') or []:
-            with contextlib.suppress(lxd_exc.LXDAPIException):
-                client.operations.wait_for_operation(url)
-
-    def _remove_instance(self, name):
-        client = self.client()
-        for attempt in range(3):
-            try:
-                inst = client.instances.get(name)
-                if inst.status != 'Stopped':
-                    inst.stop(force=True, wait=True)
-                inst.delete(wait=True)
-                return
-            except lxd_exc.NotFound:
-                return
-            except lxd_exc.LXDAPIException:
-                if attempt == 2:
-                    raise
-                self.settle(client)
-
-    def remove_instances(self, names, workers=8):
+    def remove_instances(self, names):
         """Stop and delete instances, several at a time."""
-        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            list(pool.map(self._remove_instance, names))
+        aio_lxd.remove_instances(self.client(), names)
 
     def delete(self):
-        """Delete instances, images, profiles, then the project."""
-        if not self.admin.projects.exists(self.name):
-            return
-        client = self.client()
-        self.settle(client)
-        self.remove_instances([i.name for i in client.instances.all()])
-        for lxd_image in client.images.all():
-            lxd_image.delete(wait=True)
-        for profile in client.profiles.all():
-            if profile.name != 'default':
-                profile.delete()
-        self.admin.api.projects[self.name].delete()
+        """Delete instances, images, profiles, volumes, then the project."""
+        aio_lxd.purge(self.name)

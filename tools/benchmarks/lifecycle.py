@@ -39,7 +39,9 @@ from nova.virt import images as nova_images
 from pylxd.models import image as pylxd_image
 
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
-from nova_lxd.nova.virt.lxd import image
+from nova_lxd.tests import image_fakes
+from nova_lxd.nova.virt.lxd import image_format
+from nova_lxd.nova.virt.lxd import image_store
 from benchmarks import lib
 from benchmarks import report
 from benchmarks.lib import log
@@ -60,7 +62,7 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix='nova-lxd-bench-')
         lib.configure(args.project, self.tmp)
         self.counter = lib.RequestCounter()
-        self.glance = lib.FileGlance()
+        self.glance = image_fakes.ImageServiceFixture()
         self.phases = lib.Phases()
         self.context = nova_context.get_admin_context()
         self.serial = itertools.count(1)
@@ -170,10 +172,10 @@ class Bench:
     def bench_sync(self, name, path):
         log(f'image sync {name}: {self.args.warmup} + {self.args.runs} '
             f'rounds ({os.path.getsize(path) >> 20} MiB)')
-        probe = self.glance.add(path, f'bench {name}')
-        metadata = image.metadata_tarball(
+        probe = self.glance.add_file(path, name=f'bench {name}')
+        metadata = image_format.metadata_tarball(
             probe, self.driver._session.architecture(),
-            lib.CREATED.timestamp())
+            image_fakes.CREATED.timestamp())
         key = f'sync {name}'
         self.wrap_phases()
         try:
@@ -189,16 +191,16 @@ class Bench:
         wrap, session = self.phases.wrap, self.driver._session
         wrap(nova_images, 'fetch', 'download copy')
         wrap(nova_images, 'get_info', 'glance show')
-        wrap(image, 'inspect_tarball', 'inspection')
-        wrap(image, 'lxd_fingerprint', 'fingerprint')
+        wrap(image_format, 'inspect_tarball', 'inspection')
+        wrap(image_format, 'lxd_fingerprint', 'fingerprint')
         for method in ('image_by_alias', 'architecture', 'image_exists'):
             wrap(session, method, 'LXD lookups')
         wrap(session.client.images, 'create', 'LXD upload')
         wrap(pylxd_image.Image, 'add_alias', 'LXD alias')
-        wrap(image.fileutils, 'delete_if_exists', 'staging cleanup')
+        wrap(image_store.fileutils, 'delete_if_exists', 'staging cleanup')
 
     def driver_sync(self, key, path, name, measured):
-        meta = self.glance.add(path, f'bench {name}')
+        meta = self.glance.add_file(path, name=f'bench {name}')
         self.phases.reset()
         self.measure(key, 'driver', self.driver._images.ensure_image,
                      self.context, meta)
@@ -260,9 +262,10 @@ class Bench:
         self.setup()
         images = {name: os.path.join(self.args.cache, 'images', file)
                   for name, file in IMAGES.items()}
-        with self.glance.plugged():
-            meta = self.glance.add(images[self.args.spawn_image],
-                                   f'bench {self.args.spawn_image}')
+        with self.glance:
+            meta = self.glance.add_file(
+                images[self.args.spawn_image],
+                name=f'bench {self.args.spawn_image}')
             self.driver._images.ensure_image(self.context, meta)
             fingerprint = self.driver._session.image_by_alias(meta.id)
             self.bench_lifecycle(meta, fingerprint)

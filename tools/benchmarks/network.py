@@ -43,6 +43,7 @@ from benchmarks import lib
 from benchmarks import report
 from benchmarks.lib import log
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
+from nova_lxd.tests import image_fakes
 
 BRIDGE = 'br-ml2'
 OVSDB = 'unix:/var/run/openvswitch/db.sock'
@@ -73,7 +74,7 @@ class Bench:
         self.args = args
         self.tmp = tempfile.mkdtemp(prefix='nova-lxd-bench-')
         lib.configure(args.project, self.tmp, [self._nova_conf()])
-        self.glance = lib.FileGlance()
+        self.glance = image_fakes.ImageServiceFixture()
         self.context = nova_context.get_admin_context()
         self.serial = itertools.count(1)
         self.macs = itertools.count(1)
@@ -106,8 +107,8 @@ class Bench:
         self.driver.init_host(lib.NODE)
         self.raw = self.project.client()
         path = os.path.join(self.args.cache, 'images', 'busybox-rootfs.tar.gz')
-        self.meta = self.glance.add(path, 'bench busybox')
-        with self.glance.plugged():
+        self.meta = self.glance.add_file(path, name='bench busybox')
+        with self.glance:
             self.driver._images.ensure_image(self.context, self.meta)
         self.fingerprint = self.driver._session.image_by_alias(self.meta.id)
 

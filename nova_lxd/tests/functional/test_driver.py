@@ -13,7 +13,7 @@ from nova import exception
 from nova.network import model as network_model
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
-from nova_lxd.nova.virt.lxd import storage
+from nova_lxd.nova.virt.lxd import instance_files
 from nova_lxd.tests.functional import base
 from nova_lxd.tests.functional import network
 
@@ -125,7 +125,7 @@ class DriverRollbackTest(base.DriverTestCase):
         first = self.instance()
         vif = network.tap_vif()
         self.spawn(first, network_info=[vif])
-        self.assertTrue(os.path.isdir(storage.instance_dir(first)))
+        self.assertTrue(os.path.isdir(instance_files.instance_dir(first)))
         # Same address again: LXD cannot add the host route when it starts
         # the second container, after it was created.
         clash = network.tap_vif(address=vif.fixed_ips()[0]['address'])
@@ -134,7 +134,7 @@ class DriverRollbackTest(base.DriverTestCase):
                               second, network_info=[clash])
         self.assertIn('start', str(e))
         self.assertEqual([first.name], self.project.names())
-        self.assertFalse(os.path.exists(storage.instance_dir(second)))
+        self.assertFalse(os.path.exists(instance_files.instance_dir(second)))
         self.assertEqual('Running', self.container(first).status)
 
     def test_config_drive_failure_creates_nothing(self):
@@ -146,12 +146,12 @@ class DriverRollbackTest(base.DriverTestCase):
         self.assertFalse(any(r.startswith('POST') and r.endswith(
             '/1.0/instances') for r in requests), requests)
         self.assertEqual([], self.project.names())
-        self.assertFalse(os.path.exists(storage.instance_dir(inst)))
+        self.assertFalse(os.path.exists(instance_files.instance_dir(inst)))
 
     def test_config_drive_is_mounted_and_removed_with_the_instance(self):
         inst = self.instance()
         self.spawn(inst)
-        path = storage.instance_dir(inst)
+        path = instance_files.instance_dir(inst)
         guest = self.container(inst).execute(
             ['cat', '/config-drive/openstack/latest/meta_data.json'])
         self.assertEqual(0, guest.exit_code, guest.stderr)
@@ -161,7 +161,7 @@ class DriverRollbackTest(base.DriverTestCase):
 
     def test_cleanup_removes_the_instance_directory(self):
         inst = self.instance()
-        path = storage.instance_dir(inst)
+        path = instance_files.instance_dir(inst)
         os.makedirs(os.path.join(path, 'config-drive'))
         self.driver.cleanup(self.context, inst, [])
         self.assertFalse(os.path.exists(path))

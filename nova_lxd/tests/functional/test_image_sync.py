@@ -24,7 +24,8 @@ import yaml
 from nova_lxd.aio import lxd as aio_lxd
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
-from nova_lxd.nova.virt.lxd import image
+from nova_lxd.nova.virt.lxd import image_format
+from nova_lxd.nova.virt.lxd import image_store
 from nova_lxd.nova.virt.lxd import session as lxd_session
 from nova_lxd.tests.functional import base as ft_base
 from nova_lxd.tests import image_fakes
@@ -68,7 +69,7 @@ class TestImageSync(testtools.TestCase):
         self.session = lxd_session.LXDSession()
         self._make_project()
         self.glance = self.useFixture(image_fakes.ImageServiceFixture())
-        self.store = image.ImageStore(self.session)
+        self.store = image_store.ImageStore(self.session)
         self.context = nova_context.get_admin_context()
 
     def _make_project(self):
@@ -116,10 +117,10 @@ class TestImageSync(testtools.TestCase):
         self.assertEqual({'description': 'Busybox 1.35', 'os': 'busybox',
                           'release': '1.35'}, lxd_image.properties)
         # The rollback and reuse paths rely on knowing it beforehand.
-        metadata = image.metadata_tarball(
+        metadata = image_format.metadata_tarball(
             meta, self.session.architecture(), meta.created_at.timestamp(),
             '1.35')
-        self.assertEqual(fingerprint, image.lxd_fingerprint(
+        self.assertEqual(fingerprint, image_format.lxd_fingerprint(
             os.path.join(self.tmp, 'rootfs.tar.gz'), metadata))
         self.assertNothingLeft()
 
@@ -173,7 +174,7 @@ class TestImageSync(testtools.TestCase):
 
     def test_image_left_without_alias_is_reused(self):
         meta = self.glance.add(self.rootfs_tarball())
-        metadata = image.metadata_tarball(
+        metadata = image_format.metadata_tarball(
             meta, self.session.architecture(), meta.created_at.timestamp())
         # As if nova-compute had died between upload and alias.
         with open(os.path.join(self.tmp, 'rootfs.tar.gz'), 'rb') as rootfs:

@@ -3,7 +3,7 @@ import subprocess
 
 from nova.compute import power_state
 
-from nova_lxd.nova.virt.lxd import flavor as lxd_flavor
+from nova_lxd.nova.virt.lxd import definition as lxd_definition
 from nova_lxd.tests.functional import base
 
 
@@ -27,7 +27,7 @@ class LifecycleTest(base.LXDTestCase):
         self.assertEqual('ACTIVE', server['status'])
         inst = self.container(server)
         self.assertEqual('Running', inst.status)
-        self.assertEqual(server['id'], inst.config[lxd_flavor.UUID_KEY])
+        self.assertEqual(server['id'], inst.config[lxd_definition.UUID_KEY])
         self.assertEqual('256MiB', inst.config['limits.memory'])
         self.assertEqual('1', inst.config['limits.cpu'])
         nic = inst.devices['eth0']

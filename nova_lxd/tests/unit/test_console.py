@@ -7,7 +7,7 @@ from nova import exception
 from nova import test
 
 from nova_lxd.nova.virt.lxd import console
-from nova_lxd.nova.virt.lxd import storage
+from nova_lxd.nova.virt.lxd import instance_files
 
 
 class FakeInstance:
@@ -65,7 +65,7 @@ class ConsoleLogTest(test.NoDBTestCase):
         for _ in range(10):
             self.read(b'0123456789')
         self.assertEqual(b'6789', self.read(max_bytes=4))
-        path = os.path.join(storage.instance_dir(self.instance),
+        path = os.path.join(instance_files.instance_dir(self.instance),
                             console.LOG_NAME)
         self.assertLessEqual(os.path.getsize(path), 2 * 1000)
         self.read(b'x' * 30, max_bytes=10)

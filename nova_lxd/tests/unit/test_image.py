@@ -1,4 +1,4 @@
-"""Tests of nova_lxd.nova.virt.lxd.image.
+"""Tests of image_format (the classifier) and image_store (the import).
 
 The pure parts are run on real tarballs written to a temporary directory.
 ImageStore runs through nova's real glance download path (nova.virt.images)
@@ -23,7 +23,8 @@ import yaml
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
-from nova_lxd.nova.virt.lxd import image
+from nova_lxd.nova.virt.lxd import image_format as fmt
+from nova_lxd.nova.virt.lxd import image_store
 from nova_lxd.tests import image_fakes as fakes
 
 CONF = lxd_conf.CONF
@@ -37,11 +38,11 @@ class TestCase(testtools.TestCase):
         self.tmp = self.useFixture(fixtures.TempDir()).path
         self.conf = self.useFixture(config_fixture.Config(CONF))
 
-    def tarball(self, members, name='image.tar.gz', **kwargs):
+    def tarball(self, members, name='fmt.tar.gz', **kwargs):
         path = os.path.join(self.tmp, name)
         return fakes.write_tarball(path, members, **kwargs)
 
-    def tarball_bytes(self, members, name='image.tar.gz'):
+    def tarball_bytes(self, members, name='fmt.tar.gz'):
         with open(self.tarball(members, name), 'rb') as f:
             return f.read()
 
@@ -60,25 +61,25 @@ class TestCase(testtools.TestCase):
 
 class TestGlanceFormat(TestCase):
     def test_raw_bare_accepted(self):
-        self.assertIsNone(image.check_glance_format(fakes.image_meta()))
+        self.assertIsNone(fmt.check_glance_format(fakes.image_meta()))
 
     def test_disk_images_refused(self):
         for disk in ('qcow2', 'iso', 'vmdk', 'ami'):
             meta = fakes.image_meta(disk_format=disk, name='cirros')
-            e = self.assertRefused(image.check_glance_format, meta,
+            e = self.assertRefused(fmt.check_glance_format, meta,
                                    words=(meta.id, 'cirros', disk))
             self.assertIn(f'disk_format={disk}', str(e))
 
     def test_container_formats_refused(self):
         for container in ('ova', 'docker', 'compressed'):
-            self.assertRefused(image.check_glance_format,
+            self.assertRefused(fmt.check_glance_format,
                                fakes.image_meta(container_format=container),
                                words=(f'container_format={container}',))
 
     def test_unset_formats_refused(self):
         meta = objects.ImageMeta(id=uuidutils.generate_uuid(),
                                  properties=objects.ImageMetaProps())
-        self.assertRefused(image.check_glance_format, meta,
+        self.assertRefused(fmt.check_glance_format, meta,
                            words=('disk_format=None',))
 
 
@@ -87,52 +88,52 @@ class TestInspectTarball(TestCase):
         for mode, name in (('w:gz', 'a.tar.gz'), ('w:xz', 'a.tar.xz'),
                            ('w:bz2', 'a.tar.bz2'), ('w', 'a.tar')):
             path = self.tarball(fakes.ROOTFS, name, mode=mode)
-            self.assertEqual('rootfs', image.inspect_tarball(path, 'id'),
+            self.assertEqual('rootfs', fmt.inspect_tarball(path, 'id'),
                              name)
 
     def test_rootfs_without_dot_prefix(self):
         path = self.tarball(fakes.ROOTFS, prefix='')
-        self.assertEqual('rootfs', image.inspect_tarball(path, 'id'))
+        self.assertEqual('rootfs', fmt.inspect_tarball(path, 'id'))
 
     def test_merged_usr_rootfs(self):
         path = self.tarball(fakes.MERGED_USR)
-        self.assertEqual('rootfs', image.inspect_tarball(path, 'id'))
+        self.assertEqual('rootfs', fmt.inspect_tarball(path, 'id'))
 
     def test_unified(self):
         path = self.tarball(fakes.UNIFIED, mode='w:xz')
-        self.assertEqual('unified', image.inspect_tarball(path, 'id'))
+        self.assertEqual('unified', fmt.inspect_tarball(path, 'id'))
 
     def test_stops_reading_once_decided(self):
         # The tail is cut off: reading on to it would fail.
         noise = os.urandom(1 << 20)
         path = self.tarball(fakes.ROOTFS + [('var/big', noise)])
         os.truncate(path, os.path.getsize(path) // 2)
-        self.assertEqual('rootfs', image.inspect_tarball(path, 'id'))
+        self.assertEqual('rootfs', fmt.inspect_tarball(path, 'id'))
         path = self.tarball(fakes.ROOTFS[:2] + [('var/big', noise)],
                             'b.tar.gz')
         os.truncate(path, os.path.getsize(path) // 2)
-        self.assertRefused(image.inspect_tarball, path, 'id',
+        self.assertRefused(fmt.inspect_tarball, path, 'id',
                            words=('not a readable tar archive',))
 
     def test_only_etc_refused(self):
         path = self.tarball(fakes.ROOTFS[:2])
-        self.assertRefused(image.inspect_tarball, path, 'img-1',
+        self.assertRefused(fmt.inspect_tarball, path, 'img-1',
                            words=('img-1', 'no bin/, sbin/ or usr/',
                                   'metadata.yaml'))
 
     def test_other_tarball_refused(self):
         path = self.tarball(fakes.DOCS)
-        self.assertRefused(image.inspect_tarball, path, 'id',
+        self.assertRefused(fmt.inspect_tarball, path, 'id',
                            words=('no etc/', 'neither a root filesystem'))
 
     def test_rootfs_in_a_directory_refused(self):
         path = self.tarball(fakes.ROOTFS, prefix='debian/')
-        self.assertRefused(image.inspect_tarball, path, 'id',
+        self.assertRefused(fmt.inspect_tarball, path, 'id',
                            words=('below debian/', 'at the top'))
 
     def test_empty_tarball_refused(self):
         path = self.tarball([])
-        self.assertRefused(image.inspect_tarball, path, 'id',
+        self.assertRefused(fmt.inspect_tarball, path, 'id',
                            words=('empty',))
 
     def test_not_a_tarball_refused(self):
@@ -145,7 +146,7 @@ class TestInspectTarball(TestCase):
             with open(path, 'wb') as f:
                 f.write(data)
             self.assertRaises(exception.ImageUnacceptable,
-                              image.inspect_tarball, path, 'id')
+                              fmt.inspect_tarball, path, 'id')
 
     def test_known_formats_named(self):
         path = os.path.join(self.tmp, 'disk')
@@ -155,7 +156,7 @@ class TestInspectTarball(TestCase):
         for data, what in cases:
             with open(path, 'wb') as f:
                 f.write(data)
-            self.assertRefused(image.inspect_tarball, path, 'id',
+            self.assertRefused(fmt.inspect_tarball, path, 'id',
                                words=(what,))
 
     def test_zstd_named_with_its_own_fix(self):
@@ -163,7 +164,7 @@ class TestInspectTarball(TestCase):
         with open(path, 'wb') as f:
             f.write(b'\x28\xb5\x2f\xfd' + os.urandom(600))
         e = self.assertRaises(exception.ImageUnacceptable,
-                              image.inspect_tarball, path, 'id')
+                              fmt.inspect_tarball, path, 'id')
         self.assertIn('Recompress the tarball with gzip or xz', str(e))
 
 
@@ -171,17 +172,17 @@ class TestMetadata(TestCase):
     def test_metadata(self):
         meta = fakes.image_meta(name='Debian 12',
                                 properties={'os_distro': 'debian'})
-        data = image.metadata_tarball(meta, 'aarch64', 1700000000.7, '12')
+        data = fmt.metadata_tarball(meta, 'aarch64', 1700000000.7, '12')
         self.assertEqual(
             {'architecture': 'aarch64', 'creation_date': 1700000000,
              'properties': {'description': 'Debian 12', 'os': 'debian',
                             'release': '12'}}, self.read_metadata(data))
-        self.assertEqual(data, image.metadata_tarball(
+        self.assertEqual(data, fmt.metadata_tarball(
             meta, 'aarch64', 1700000000.7, '12'))
 
     def test_unknown_properties_left_out(self):
         meta = fakes.image_meta(name='')
-        doc = self.read_metadata(image.metadata_tarball(meta, 'x86_64', 5))
+        doc = self.read_metadata(fmt.metadata_tarball(meta, 'x86_64', 5))
         self.assertEqual({'description': meta.id}, doc['properties'])
 
     def test_lxd_fingerprint(self):
@@ -189,25 +190,25 @@ class TestMetadata(TestCase):
         with open(path, 'rb') as f:
             data = f.read()
         self.assertEqual(hashlib.sha256(data).hexdigest(),
-                         image.lxd_fingerprint(path, None))
+                         fmt.lxd_fingerprint(path, None))
         self.assertEqual(hashlib.sha256(b'meta' + data).hexdigest(),
-                         image.lxd_fingerprint(path, b'meta'))
+                         fmt.lxd_fingerprint(path, b'meta'))
 
     def test_architectures(self):
         for nova_name, lxd_name in (('x86_64', 'x86_64'), ('AMD64', 'x86_64'),
                                     ('aarch64', 'aarch64'),
                                     ('armv6', 'armv6l'), ('i386', 'i686'),
                                     ('ppc64le', 'ppc64le')):
-            self.assertEqual(lxd_name, image.lxd_architecture(nova_name))
+            self.assertEqual(lxd_name, fmt.lxd_architecture(nova_name))
 
     def test_staging_dir_created(self):
         path = os.path.join(self.tmp, 'a', 'b')
         self.conf.config(image_staging_dir=path, group='lxd')
-        self.assertEqual(path, image.staging_dir())
+        self.assertEqual(path, image_store.staging_dir())
         self.assertTrue(os.path.isdir(path))
         self.conf.config(image_staging_dir=None, group='lxd')
         self.conf.config(instances_path=self.tmp)
-        self.assertEqual(self.tmp, image.staging_dir())
+        self.assertEqual(self.tmp, image_store.staging_dir())
 
 
 class TestImageStore(TestCase):
@@ -217,7 +218,7 @@ class TestImageStore(TestCase):
         self.conf.config(image_staging_dir=self.staging, group='lxd')
         self.glance = self.useFixture(fakes.ImageServiceFixture())
         self.session = fakes.FakeSession()
-        self.store = image.ImageStore(self.session)
+        self.store = image_store.ImageStore(self.session)
         self.context = nova_context.get_admin_context()
         self.rootfs = self.tarball_bytes(fakes.ROOTFS)
 

@@ -13,14 +13,14 @@ from nova import exception
 import testtools
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
-from nova_lxd.nova.virt.lxd import flavor
+from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import power
 
 NAME = 'i1'
 STATUS_AFTER = {'start': 'Running', 'stop': 'Stopped',
                 'freeze': 'Frozen', 'unfreeze': 'Running'}
-MARK = {flavor.SUSPENDED_KEY: 'true'}
-UNMARK = {flavor.SUSPENDED_KEY: ''}
+MARK = {definition.SUSPENDED_KEY: 'true'}
+UNMARK = {definition.SUSPENDED_KEY: ''}
 
 
 class FakeClock:

@@ -2,7 +2,7 @@
 from nova.compute import power_state
 import testtools
 
-from nova_lxd.nova.virt.lxd import flavor
+from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import state
 
 
@@ -22,7 +22,7 @@ class PowerStateTest(testtools.TestCase):
 
     def test_suspended_mark(self):
         self.assertEqual(power_state.SUSPENDED, state.power_state_of(
-            'Frozen', {flavor.SUSPENDED_KEY: 'true'}))
+            'Frozen', {definition.SUSPENDED_KEY: 'true'}))
 
 
 class StatusCacheTest(testtools.TestCase):

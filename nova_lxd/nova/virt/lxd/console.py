@@ -20,7 +20,7 @@ import os
 
 from oslo_concurrency import lockutils
 
-from nova_lxd.nova.virt.lxd import storage
+from nova_lxd.nova.virt.lxd import instance_files
 
 LOG_NAME = 'console.log'
 # How much of LXD's stopped-instance log file has been copied already.
@@ -101,7 +101,7 @@ class ConsoleLog:
         :returns: bytes.
         :raises InstanceNotFound: the instance has no container.
         """
-        directory = storage.instance_dir(instance)
+        directory = instance_files.instance_dir(instance)
         log_path = os.path.join(directory, LOG_NAME)
         with lockutils.lock(f'nova-lxd-console-{instance.uuid}'):
             running = (self._session.get_instance(instance.name)['status']

@@ -18,14 +18,14 @@ from oslo_utils import excutils
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import console
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
-from nova_lxd.nova.virt.lxd import flavor
-from nova_lxd.nova.virt.lxd import image
+from nova_lxd.nova.virt.lxd import definition
+from nova_lxd.nova.virt.lxd import image_store
 from nova_lxd.nova.virt.lxd import plug
 from nova_lxd.nova.virt.lxd import power
 from nova_lxd.nova.virt.lxd import resources
 from nova_lxd.nova.virt.lxd import session
 from nova_lxd.nova.virt.lxd import state
-from nova_lxd.nova.virt.lxd import storage
+from nova_lxd.nova.virt.lxd import instance_files
 from nova_lxd.nova.virt.lxd import vif as vifs
 
 LOG = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class LXDDriver(driver.ComputeDriver):
         self._session = session.LXDSession()
         self._statuses = state.StatusCache()
         self._power = power.PowerControl(self._session, self._statuses)
-        self._images = image.ImageStore(self._session)
+        self._images = image_store.ImageStore(self._session)
         self._resources = resources.HostResources(self._session)
         self._console = console.ConsoleLog(self._session)
         self._plugger = plug.VIFPlugger()
@@ -103,7 +103,7 @@ class LXDDriver(driver.ComputeDriver):
     # -- inventory of instances --------------------------------------------
     def _nova_instances(self):
         instances = [i for i in self._session.list_instances()
-                     if flavor.UUID_KEY in i['config']]
+                     if definition.UUID_KEY in i['config']]
         self._statuses.fill(instances)
         return instances
 
@@ -111,7 +111,8 @@ class LXDDriver(driver.ComputeDriver):
         return [i['name'] for i in self._nova_instances()]
 
     def list_instance_uuids(self):
-        return [i['config'][flavor.UUID_KEY] for i in self._nova_instances()]
+        return [i['config'][definition.UUID_KEY]
+                for i in self._nova_instances()]
 
     def instance_exists(self, instance):
         try:
@@ -160,17 +161,17 @@ class LXDDriver(driver.ComputeDriver):
     def _definition(self, instance, network_info):
         """Validate everything and build the LXD instance definition."""
         specs = instance.flavor.extra_specs
-        unenforced = sorted(set(specs) & set(flavor.UNENFORCED_VIF_QUOTAS))
+        unenforced = sorted(set(specs) & set(definition.UNENFORCED_VIF_QUOTAS))
         if unenforced and network_info:
             LOG.warning('Flavor extra specs %s are not enforced: LXD limits '
                         'a nic by its average rate only',
                         ', '.join(unenforced), instance=instance)
-        config = flavor.instance_config(instance, instance.flavor, specs)
+        config = definition.instance_config(instance, instance.flavor, specs)
         pool, pool_driver = self._pool()
         devices = vifs.nic_devices(network_info, specs)
-        devices['root'] = flavor.root_disk_device(
+        devices['root'] = definition.root_disk_device(
             pool, pool_driver, instance.flavor.root_gb, specs)
-        return flavor.instance_definition(
+        return definition.instance_definition(
             instance.name, None, config, devices, CONF.lxd.profiles)
 
     def spawn(self, context, instance, image_meta, injected_files,
@@ -192,10 +193,10 @@ class LXDDriver(driver.ComputeDriver):
             context, image_meta)
         try:
             if configdrive.required_by(instance):
-                source = storage.build_config_drive(
+                source = instance_files.build_config_drive(
                     instance, injected_files, admin_password, network_info)
                 definition['devices']['config'] = (
-                    storage.config_drive_device(source))
+                    instance_files.config_drive_device(source))
                 configdrive.update_instance(instance)
             if power_on:
                 self._create_and_start(instance, network_info, definition)
@@ -248,7 +249,7 @@ class LXDDriver(driver.ComputeDriver):
         self._session.delete_instance(instance.name)
         self._statuses.forget(instance.name)
         self._plugger.unplug(instance, network_info)
-        storage.remove_instance_dir(instance)
+        instance_files.remove_instance_dir(instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
@@ -263,7 +264,7 @@ class LXDDriver(driver.ComputeDriver):
         the host side of its ports (the container is gone)."""
         if destroy_vifs:
             self._plugger.unplug(instance, network_info)
-        storage.remove_instance_dir(instance)
+        instance_files.remove_instance_dir(instance)
 
     def plug_vifs(self, instance, network_info):
         """Plug the host side of the ports (idempotent; nova calls it for

@@ -10,7 +10,7 @@ from nova import exception
 from oslo_log import log as logging
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
-from nova_lxd.nova.virt.lxd import flavor
+from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import state
 
 LOG = logging.getLogger(__name__)
@@ -99,12 +99,13 @@ class PowerControl:
         Memory stays in RAM: LXD's stateful stop needs CRIU, which does not
         work on current kernels.
         """
-        self._session.update_config(name, {flavor.SUSPENDED_KEY: 'true'})
+        self._session.update_config(name, {definition.SUSPENDED_KEY: 'true'})
         try:
             self._change(name, 'freeze')
         except exception.NovaException:
             try:
-                self._session.update_config(name, {flavor.SUSPENDED_KEY: ''})
+                self._session.update_config(
+                    name, {definition.SUSPENDED_KEY: ''})
             except exception.NovaException as e:
                 # Report why the freeze failed, not why the undo did.
                 LOG.warning('Could not remove the suspended mark of %s: %s',
@@ -116,7 +117,7 @@ class PowerControl:
         if self.power_state(name) in (power_state.PAUSED,
                                       power_state.SUSPENDED):
             self._change(name, 'unfreeze')
-        self._session.update_config(name, {flavor.SUSPENDED_KEY: ''})
+        self._session.update_config(name, {definition.SUSPENDED_KEY: ''})
 
     def kill(self, name):
         """Stop by force whatever the state; a missing instance is fine."""

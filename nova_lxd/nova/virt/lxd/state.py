@@ -7,7 +7,7 @@ import time
 
 from nova.compute import power_state
 
-from nova_lxd.nova.virt.lxd import flavor
+from nova_lxd.nova.virt.lxd import definition
 
 POWER_STATES = {
     'Running': power_state.RUNNING,
@@ -27,7 +27,7 @@ def power_state_of(status, config):
     """
     state = POWER_STATES.get(status, power_state.NOSTATE)
     # Suspend freezes too; the mark tells the two apart.
-    if state == power_state.PAUSED and config.get(flavor.SUSPENDED_KEY):
+    if state == power_state.PAUSED and config.get(definition.SUSPENDED_KEY):
         return power_state.SUSPENDED
     return state
 

@@ -33,7 +33,7 @@ import ipaddress
 from nova.network import model as network_model
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
-from nova_lxd.nova.virt.lxd import flavor
+from nova_lxd.nova.virt.lxd import definition
 
 SUPPORTED_VIF_TYPES = (network_model.VIF_TYPE_TAP,
                        network_model.VIF_TYPE_OVS)
@@ -153,7 +153,7 @@ def nic_device(vif, guest_name, extra_specs, default_route=True):
     mtu = mtu_of(vif)
     if mtu:
         device['mtu'] = str(mtu)
-    limits = flavor.nic_limits(extra_specs)
+    limits = definition.nic_limits(extra_specs)
     if limits and device['nictype'] == 'physical':
         key = sorted(k for k in extra_specs if k.startswith('quota:vif_')
                      and k.endswith('_average'))[0]

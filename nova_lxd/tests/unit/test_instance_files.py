@@ -1,4 +1,4 @@
-"""storage.py: the config drive tree and the instance directory.
+"""instance_files.py: the config drive tree and the instance directory.
 
 nova's InstanceMetadata is replaced by a mock whose
 ``metadata_for_config_drive`` yields the (path, data) pairs of each test;
@@ -11,7 +11,7 @@ import fixtures
 from nova import test
 from oslo_utils import uuidutils
 
-from nova_lxd.nova.virt.lxd import storage
+from nova_lxd.nova.virt.lxd import instance_files
 
 UUID = uuidutils.generate_uuid()
 TREE = [('openstack/latest/meta_data.json', '{"uuid": "%s"}' % UUID),
@@ -42,8 +42,8 @@ class StorageTestCase(test.NoDBTestCase):
         entries = entries() if callable(entries) else iter(entries)
         self.metadata.return_value.metadata_for_config_drive.return_value = (
             entries)
-        return storage.build_config_drive(self.instance, [('/f', b'x')],
-                                          password, ['net'])
+        return instance_files.build_config_drive(
+            self.instance, [('/f', b'x')], password, ['net'])
 
     def files(self):
         """Every file and link under the temporary directory."""
@@ -119,21 +119,21 @@ class ConfigDriveTest(StorageTestCase):
     def test_device(self):
         self.assertEqual({'type': 'disk', 'source': '/x/config-drive',
                           'path': '/config-drive', 'readonly': 'true'},
-                         storage.config_drive_device('/x/config-drive'))
+                         instance_files.config_drive_device('/x/config-drive'))
 
 
 class InstanceDirTest(StorageTestCase):
 
     def test_instance_dir(self):
         self.assertEqual(os.path.join(self.instances, UUID),
-                         storage.instance_dir(self.instance))
+                         instance_files.instance_dir(self.instance))
 
     def test_remove(self):
         self.build()
-        storage.remove_instance_dir(self.instance)
+        instance_files.remove_instance_dir(self.instance)
         self.assertFalse(os.path.exists(os.path.join(self.instances, UUID)))
         self.assertTrue(os.path.isdir(self.instances))
 
     def test_remove_missing_is_fine(self):
-        storage.remove_instance_dir(self.instance)
+        instance_files.remove_instance_dir(self.instance)
         self.assertFalse(os.path.exists(self.instances))

@@ -1,10 +1,10 @@
-"""flavor.py: instance/flavor/extra specs -> LXD config (no mocks)."""
+"""definition.py: instance/flavor/extra specs -> LXD config (no mocks)."""
 from nova import exception
 from nova import objects
 import testtools
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
-from nova_lxd.nova.virt.lxd import flavor
+from nova_lxd.nova.virt.lxd import definition
 
 UUID = '0b7c6c62-3f8e-4a36-9b3c-4c3f4b1f6b2a'
 
@@ -22,15 +22,15 @@ class InstanceConfigTest(testtools.TestCase):
 
     def config(self, **kwargs):
         inst = _instance(**kwargs)
-        return flavor.instance_config(inst, inst.flavor,
-                                      inst.flavor.extra_specs)
+        return definition.instance_config(inst, inst.flavor,
+                                          inst.flavor.extra_specs)
 
     def test_limits_in_binary_units(self):
         config = self.config()
         self.assertEqual('2', config['limits.cpu'])
         # MiB as nova accounts, never decimal MB.
         self.assertEqual('1536MiB', config['limits.memory'])
-        self.assertEqual(UUID, config[flavor.UUID_KEY])
+        self.assertEqual(UUID, config[definition.UUID_KEY])
         self.assertEqual('false', config['security.privileged'])
         self.assertEqual('false', config['boot.autostart'])
 
@@ -84,8 +84,8 @@ class InstanceConfigTest(testtools.TestCase):
 class DevicesTest(testtools.TestCase):
 
     def test_root_size_only_on_quota_pools(self):
-        dir_root = flavor.root_disk_device('default', 'dir', 10, {})
-        btrfs_root = flavor.root_disk_device('fast', 'btrfs', 10, {})
+        dir_root = definition.root_disk_device('default', 'dir', 10, {})
+        btrfs_root = definition.root_disk_device('fast', 'btrfs', 10, {})
         self.assertEqual({'type': 'disk', 'path': '/', 'pool': 'default'},
                          dir_root)
         self.assertEqual('10GiB', btrfs_root['size'])
@@ -94,14 +94,15 @@ class DevicesTest(testtools.TestCase):
     def test_root_zfs_lvm_ceph_get_size(self):
         # No ZFS/LVM/Ceph on the test machine: checks the config we send.
         for driver in ('zfs', 'lvm', 'ceph'):
-            device = flavor.root_disk_device('p', driver, 20, {})
+            device = definition.root_disk_device('p', driver, 20, {})
             self.assertEqual('20GiB', device['size'], driver)
 
     def test_root_gb_zero_means_image_size(self):
-        self.assertNotIn('size', flavor.root_disk_device('p', 'zfs', 0, {}))
+        self.assertNotIn('size',
+                         definition.root_disk_device('p', 'zfs', 0, {}))
 
     def test_disk_io_limits(self):
-        device = flavor.root_disk_device(
+        device = definition.root_disk_device(
             'p', 'dir', 0, {'quota:disk_read_bytes_sec': '10485760',
                             'quota:disk_write_iops_sec': '200'})
         self.assertEqual('10485760B', device['limits.read'])
@@ -109,29 +110,29 @@ class DevicesTest(testtools.TestCase):
 
     def test_bytes_and_iops_conflict(self):
         self.assertRaises(
-            lxd_exception.InvalidExtraSpec, flavor.root_disk_device,
+            lxd_exception.InvalidExtraSpec, definition.root_disk_device,
             'p', 'dir', 0, {'quota:disk_read_bytes_sec': '1',
                             'quota:disk_read_iops_sec': '1'})
 
     def test_nic_limits_kib_to_kbit(self):
         self.assertEqual(
             {'limits.ingress': '8000kbit', 'limits.egress': '800kbit'},
-            flavor.nic_limits({'quota:vif_inbound_average': '1000',
-                               'quota:vif_outbound_average': '100'}))
+            definition.nic_limits({'quota:vif_inbound_average': '1000',
+                                   'quota:vif_outbound_average': '100'}))
 
     def test_nic_peak_and_burst_checked_not_sent(self):
-        self.assertEqual({'limits.egress': '800kbit'}, flavor.nic_limits(
+        self.assertEqual({'limits.egress': '800kbit'}, definition.nic_limits(
             {'quota:vif_outbound_average': '100',
              'quota:vif_outbound_peak': '200',
              'quota:vif_inbound_burst': '64'}))
         e = self.assertRaises(lxd_exception.InvalidExtraSpec,
-                              flavor.nic_limits,
+                              definition.nic_limits,
                               {'quota:vif_inbound_peak': 'fast'})
         self.assertIn('quota:vif_inbound_peak', str(e))
 
     def test_definition(self):
-        body = flavor.instance_definition('i-1', 'img', {'a': 'b'},
-                                          {'root': {}}, ['site'])
+        body = definition.instance_definition('i-1', 'img', {'a': 'b'},
+                                              {'root': {}}, ['site'])
         self.assertEqual({'type': 'image', 'alias': 'img'}, body['source'])
         self.assertEqual('container', body['type'])
         self.assertEqual(['site'], body['profiles'])
