@@ -6,6 +6,8 @@ project of the benchmark's own, a counter of the HTTP requests pylxd
 clients make, and phase timers that wrap functions of the image store
 without changing them.
 """
+import argparse
+import os
 import signal
 import sys
 import time
@@ -59,6 +61,38 @@ def log(message):
 
 def _terminate(signum, frame):
     raise KeyboardInterrupt
+
+
+def arg_parser(prog, description, cache_help):
+    """An argparse parser with the options every benchmark has: --runs,
+    --warmup, --project, --cache."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description + ': prints ratios, never '
+        'fails on a missed target.')
+    parser.add_argument('--runs', type=int, default=10,
+                        help='measured runs per side and metric (median; '
+                             'default 10)')
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='unmeasured rounds first (default 1)')
+    parser.add_argument('--project', default='nova-lxd-bench',
+                        help='LXD project to create and delete')
+    parser.add_argument('--cache', default=os.environ.get(
+        'NOVA_LXD_CACHE', '/var/cache/nova-lxd'), help=cache_help)
+    return parser
+
+
+def main(bench, render):
+    """Run ``bench``, clean up, print ``render(bench)`` lines on success
+    and the total runtime.
+
+    :returns: the exit status of :func:`run_bench`.
+    """
+    started = time.monotonic()
+    status = run_bench(bench)
+    if status == 0:
+        print('\n'.join(render(bench)))
+    print(f'total runtime: {time.monotonic() - started:.1f} s')
+    return status
 
 
 def run_bench(bench):

@@ -19,7 +19,6 @@ deleted with its content at the end, also after an error or Ctrl-C.  A
 missed target is a finding: the exit code is non-zero only when the
 benchmark itself fails (1) or is interrupted (130).
 """
-import argparse
 import collections
 import itertools
 import os
@@ -275,15 +274,9 @@ class Bench:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog='tools/bench',
-        description='LXDDriver against raw pylxd on this host\'s LXD '
-                    'daemon: prints ratios, never fails on a missed target.')
-    parser.add_argument('--runs', type=int, default=10,
-                        help='measured runs per side and metric (median; '
-                             'default 10)')
-    parser.add_argument('--warmup', type=int, default=1,
-                        help='unmeasured rounds first (default 1)')
+    parser = lib.arg_parser(
+        'tools/bench', "LXDDriver against raw pylxd on this host's LXD "
+        'daemon', 'holds images/<name>-rootfs.tar.gz')
     parser.add_argument('--instances', type=int, default=50,
                         help='instances for the second periodic count '
                              '(default 50)')
@@ -291,11 +284,6 @@ def parse_args(argv):
                         default='busybox')
     parser.add_argument('--sync-images', default='busybox,debian',
                         help='comma-separated, of: ' + ', '.join(IMAGES))
-    parser.add_argument('--project', default='nova-lxd-bench',
-                        help='LXD project to create and delete')
-    parser.add_argument('--cache', default=os.environ.get(
-        'NOVA_LXD_CACHE', '/var/cache/nova-lxd'),
-        help='holds images/<name>-rootfs.tar.gz')
     args = parser.parse_args(argv)
     args.sync_images = [n for n in args.sync_images.split(',') if n]
     for name in {args.spawn_image, *args.sync_images} & set(IMAGES):
@@ -311,14 +299,7 @@ def parse_args(argv):
 
 def main(argv=None):
     """Run, clean up, print; 0, or 1 on an error, 130 if interrupted."""
-    args = parse_args(argv)
-    started = time.monotonic()
-    bench = Bench(args)
-    status = lib.run_bench(bench)
-    if status == 0:
-        print('\n'.join(report.report(bench)))
-    print(f'total runtime: {time.monotonic() - started:.1f} s')
-    return status
+    return lib.main(Bench(parse_args(argv)), report.report)
 
 
 if __name__ == '__main__':

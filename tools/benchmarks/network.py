@@ -21,7 +21,6 @@ addresses 192.168.78.0/24 that only the benchmark's containers hold.  The
 LXD project, the instances and every host device are removed at the end,
 also after an error or Ctrl-C.
 """
-import argparse
 import collections
 import itertools
 import os
@@ -359,22 +358,11 @@ def render(bench):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog='tools/bench network',
-        description="LXDDriver's OVS ports against the same nics made by "
-                    "hand: prints ratios, never fails on a missed target.")
-    parser.add_argument('--runs', type=int, default=10,
-                        help='measured runs per side and metric (median; '
-                             'default 10)')
-    parser.add_argument('--warmup', type=int, default=1,
-                        help='unmeasured rounds first (default 1)')
+    parser = lib.arg_parser(
+        'tools/bench network', "LXDDriver's OVS ports against the same "
+        'nics made by hand', 'holds images/busybox-rootfs.tar.gz')
     parser.add_argument('--megabytes', type=int, default=128,
                         help='MiB per throughput transfer (default 128)')
-    parser.add_argument('--project', default='nova-lxd-bench',
-                        help='LXD project to create and delete')
-    parser.add_argument('--cache', default=os.environ.get(
-        'NOVA_LXD_CACHE', '/var/cache/nova-lxd'),
-        help='holds images/busybox-rootfs.tar.gz')
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0 or args.megabytes < 1:
         parser.error('need --runs >= 1, --warmup >= 0, --megabytes >= 1')
@@ -383,14 +371,7 @@ def parse_args(argv):
 
 def main(argv=None):
     """Run, clean up, print; 0, or 1 on an error, 130 if interrupted."""
-    args = parse_args(argv)
-    started = time.monotonic()
-    bench = Bench(args)
-    status = lib.run_bench(bench)
-    if status == 0:
-        print('\n'.join(render(bench)))
-    print(f'total runtime: {time.monotonic() - started:.1f} s')
-    return status
+    return lib.main(Bench(parse_args(argv)), render)
 
 
 if __name__ == '__main__':
