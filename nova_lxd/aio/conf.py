@@ -93,13 +93,15 @@ def configure(workdir, driver=LXD_DRIVER, log_file=None, debug=False,
     if driver != FAKE_DRIVER:
         _configure_lxd()
         if ovsdb:
-            _configure_os_vif(ovsdb)
+            configure_os_vif(ovsdb)
     logging.setup(CONF, 'nova')
 
 
-def _configure_os_vif(ovsdb):
-    """os-vif on ``ovsdb``; privsep daemons started by privsep-helper
-    directly (the sandbox runs as root: no sudo, no rootwrap)."""
+def configure_os_vif(ovsdb):
+    """os-vif on the OVS database ``ovsdb`` (e.g.
+    ``unix:/var/run/openvswitch/db.sock``); privsep daemons started by
+    privsep-helper directly (as root: no sudo in front).  Used by the
+    sandbox and the benchmarks."""
     import os_vif
     import vif_plug_ovs.privsep  # noqa: F401 registers its privsep options
 

@@ -30,11 +30,10 @@ NODE = 'nova-lxd-bench-node'
 CONF = lxd_conf.CONF
 
 
-def configure(project, instances_path, config_files=()):
-    """nova.conf of the benchmarks: ``config_files`` only, [lxd] as asked,
-    no wait for network-vif-plugged (no Neutron sends it)."""
-    CONF([], project='nova', default_config_files=list(config_files),
-         default_config_dirs=[])
+def configure(project, instances_path):
+    """nova.conf of the benchmarks: no config files, [lxd] as asked, no
+    wait for network-vif-plugged (no Neutron sends it)."""
+    CONF([], project='nova', default_config_files=[], default_config_dirs=[])
     CONF.set_override('project', project, group='lxd')
     CONF.set_override('pool', 'default', group='lxd')
     CONF.set_override('instances_path', instances_path)
@@ -61,6 +60,16 @@ def log(message):
 
 def _terminate(signum, frame):
     raise KeyboardInterrupt
+
+
+def rounds(args, sides):
+    """``args.warmup`` then ``args.runs`` rounds calling each side in turn,
+    the order reversed every other round; each side gets ``measured``
+    (False in the warm-up)."""
+    for i in range(args.warmup + args.runs):
+        order = sides if i % 2 == 0 else sides[::-1]
+        for side in order:
+            side(i >= args.warmup)
 
 
 def arg_parser(prog, description, cache_help):

@@ -116,20 +116,13 @@ class Bench:
     def destroy(self, inst):
         self.driver.destroy(self.context, inst, network_model.NetworkInfo())
 
-    def rounds(self, sides):
-        """Warm-up and measured rounds; sides alternate in order."""
-        for i in range(self.args.warmup + self.args.runs):
-            order = sides if i % 2 == 0 else sides[::-1]
-            for side in order:
-                side(measured=i >= self.args.warmup)
-
     # -- 1 and 2: spawn, destroy --------------------------------------------
     def bench_lifecycle(self, meta, fingerprint):
         log(f'spawn/destroy: {self.args.warmup} + {self.args.runs} rounds')
         self.check_same_definition(meta, fingerprint)
-        self.rounds([lambda measured: self.driver_lifecycle(meta, measured),
-                     lambda measured: self.raw_lifecycle(fingerprint,
-                                                         measured)])
+        lib.rounds(self.args, [
+            lambda measured: self.driver_lifecycle(meta, measured),
+            lambda measured: self.raw_lifecycle(fingerprint, measured)])
 
     def driver_lifecycle(self, meta, measured):
         inst = self.instance(meta.id)
@@ -178,7 +171,7 @@ class Bench:
         key = f'sync {name}'
         self.wrap_phases()
         try:
-            self.rounds([
+            lib.rounds(self.args, [
                 lambda measured: self.driver_sync(key, path, name, measured),
                 lambda measured: self.raw_sync(key, path, metadata,
                                                measured)])

@@ -41,6 +41,7 @@ from benchmarks import handmade
 from benchmarks import lib
 from benchmarks import report
 from benchmarks.lib import log
+from nova_lxd.aio import conf as aio_conf
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.tests import image_fakes
 
@@ -50,7 +51,6 @@ ADDRESS = '192.168.78.{}'
 NC_PORT = 5001
 MTU = 1500
 TARGETS = {'spawn': 1.10, 'throughput': 0.90}
-PRIVSEP_SECTIONS = ('vif_plug_ovs_privileged', 'nova_lxd_privileged')
 
 
 def ovs_vif(port_id, mac, hybrid):
@@ -72,7 +72,10 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.tmp = tempfile.mkdtemp(prefix='nova-lxd-bench-')
-        lib.configure(args.project, self.tmp, [self._nova_conf()])
+        lib.configure(args.project, self.tmp)
+        # os-vif and the driver plug through privsep daemons, as in
+        # nova-compute.
+        aio_conf.configure_os_vif(OVSDB)
         self.glance = image_fakes.ImageServiceFixture()
         self.context = nova_context.get_admin_context()
         self.serial = itertools.count(1)
@@ -84,19 +87,6 @@ class Bench:
         self.handmade = set()  # port ids plugged by hand
 
     # -- set up / clean up ---------------------------------------------------
-    def _nova_conf(self):
-        """The options os-vif reads when its plugins load: the OVS
-        database, and privsep daemons started as in nova-compute (root
-        needs no sudo in front of the helper)."""
-        helper = os.path.join(sys.prefix, 'bin', 'privsep-helper')
-        lines = ['[os_vif_ovs]', f'ovsdb_connection = {OVSDB}']
-        for section in PRIVSEP_SECTIONS:
-            lines += [f'[{section}]', f'helper_command = {helper}']
-        path = os.path.join(self.tmp, 'nova.conf')
-        with open(path, 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-        return path
-
     def setup(self):
         self.driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
         self.project = lib.Project(self.args.project,
@@ -135,13 +125,6 @@ class Bench:
         result = fn(*args)
         self.samples[key, side].append(time.perf_counter() - start)
         return result
-
-    def rounds(self, sides):
-        """Warm-up and measured rounds; sides alternate in order."""
-        for i in range(self.args.warmup + self.args.runs):
-            order = sides if i % 2 == 0 else sides[::-1]
-            for side in order:
-                side(i >= self.args.warmup)
 
     def forget(self, measured, side, *keys):
         if not measured:
@@ -196,7 +179,7 @@ class Bench:
                                      mac, hybrid)
             self.raw_destroy(container, port_id)
             self.forget(measured, 'raw', key)
-        self.rounds([driver, raw])
+        lib.rounds(self.args, [driver, raw])
 
     # -- 2: hot attach / detach ----------------------------------------------
     def bench_hotplug(self):
@@ -220,7 +203,7 @@ class Bench:
             self.measure('detach', 'raw', self.raw_detach, container,
                          port_id)
             self.forget(measured, 'raw', 'attach', 'detach')
-        self.rounds([driver, raw])
+        lib.rounds(self.args, [driver, raw])
         self.destroy(instance, self.spawned[instance.uuid][1])
         lib.raw_destroy(container)
 
@@ -260,7 +243,7 @@ class Bench:
                 self.samples['throughput', name].append(mib_s)
                 self.forget(measured, name, 'throughput')
             return run
-        self.rounds([side(name) for name in pairs])
+        lib.rounds(self.args, [side(name) for name in pairs])
 
     def _driver_guest(self, hybrid, host):
         instance = self.spawn(ovs_vif(*self.port(), hybrid=hybrid))

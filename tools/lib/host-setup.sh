@@ -33,20 +33,9 @@ main() {
     mkdir -p "$logdir"
     echo "=== $(date -Is) host-setup from $repo" >>"$log"
 
-    say() { echo "host-setup: $*"; }
-    die() {
-        echo "host-setup: ERROR: $*" >&2
-        echo "host-setup: details in $log" >&2
-        exit 1
-    }
-    # run CMD...: append its output to the log, fail with a log tail.
-    run() {
-        echo "+ $*" >>"$log"
-        if ! "$@" >>"$log" 2>&1 </dev/null; then
-            tail -n 15 "$log" | sed 's/^/  | /' >&2
-            die "failed: $*"
-        fi
-    }
+    NAME=host-setup LOG=$log
+    # shellcheck source=tools/lib/common.sh
+    source "$repo/tools/lib/common.sh"
 
     # --- a. Debian packages ------------------------------------------------
     local missing=() p t0

@@ -70,24 +70,9 @@ OUR_BRIDGES=(br-int br-ml2)
 LOGDIR=/var/log/nova-lxd
 LOG=$LOGDIR/ovs.log
 
-say() { echo "ovs: $*"; }
-warn() { echo "ovs: WARNING: $*" >&2; echo "WARNING: $*" >>"$LOG"; }
-die() {
-    echo "ovs: ERROR: $*" >&2
-    echo "ovs: details in $LOG" >&2
-    echo "ERROR: $*" >>"$LOG"
-    exit 1
-}
-# run CMD...: append its output to the log, fail with a log tail.
-run() {
-    echo "+ $*" >>"$LOG"
-    if ! "$@" >>"$LOG" 2>&1 </dev/null; then
-        tail -n 15 "$LOG" | sed 's/^/  | /' >&2
-        die "failed: $*"
-    fi
-}
-# quiet CMD...: true when CMD succeeds; its output goes to the log only.
-quiet() { "$@" >>"$LOG" 2>&1 </dev/null; }
+NAME=ovs
+# shellcheck source=tools/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # alive PID: the process exists and is not a zombie.
 alive() {
