@@ -28,15 +28,11 @@ from nova_lxd.aio import api as aio_api
 from nova_lxd.aio import guest as aio_guest
 from nova_lxd.aio import lxd
 from nova_lxd.aio import network
+from nova_lxd.aio import steps
 
 FLAVOR = {'name': 'demo.small', 'id': 'demo.small', 'vcpus': 1,
           'ram': 512, 'disk': 1}
 SERVER_NAME = 'aio-demo'
-ROW = '{:<24} {:>8}  {}'
-
-
-class Skip(Exception):
-    """A step that cannot run because an earlier one failed."""
 
 
 class Demo:
@@ -47,31 +43,11 @@ class Demo:
         self.tmp = tempfile.mkdtemp(prefix='nova-lxd-aio-demo-')
         self.out_file = os.path.join(self.tmp, 'sandbox.out')
         self.log_file = os.path.join(self.tmp, 'services.log')
-        self.rows, self.proc, self.info = [], None, None
+        self.proc = self.info = None
+        self.table = None
         self.admin = self.user = self.server_id = self.guest = None
         self.hostname = None
         self.real = args.driver == 'lxd'
-
-    # -- bookkeeping --------------------------------------------------------
-    def step(self, name, func, *needs):
-        """Run one step, time it, print and record its row."""
-        t0 = time.monotonic()
-        try:
-            if not all(needs):
-                raise Skip('an earlier step failed')
-            result, ok = func(), True
-        except Skip as e:
-            result, ok = f'skipped: {e}', None
-        except Exception as e:
-            result, ok = f'FAILED: {type(e).__name__}: {e}', False
-        secs = time.monotonic() - t0
-        self.rows.append((name, secs, ok, result))
-        print(ROW.format(name, f'{secs:.1f}', result), flush=True)
-
-    @property
-    def failed(self):
-        """Rows of failed steps."""
-        return [r for r in self.rows if r[2] is False]
 
     # -- the sandbox process --------------------------------------------------
     def start_sandbox(self):
@@ -217,7 +193,7 @@ class Demo:
     def lxd_empty(self):
         """No instance and no profile left in the sandbox's LXD project."""
         if not self.real:
-            raise Skip('fake driver')
+            raise steps.Skip('fake driver')
         found = lxd.contents(self.info['lxd_project'])
         if found['instances'] or found['profiles']:
             raise RuntimeError(f'left over: {found}')
@@ -229,7 +205,7 @@ class Demo:
         """A step function running ``check(guest, *args)``."""
         def run():
             if not self.real:
-                raise Skip('fake driver')
+                raise steps.Skip('fake driver')
             return check(self.guest, *args)
         return run
 
@@ -238,7 +214,7 @@ class Demo:
         while the guest brings its network up); on an ``ovs`` port the
         packets must pass the port's OVS interface both ways."""
         if not self.real:
-            raise Skip('fake driver')
+            raise steps.Skip('fake driver')
         if self.args.vif_type != 'ovs':
             return aio_guest.host_pings(network.FIXED_IP, wait)
         iface = self._ovs_interface()
@@ -254,7 +230,7 @@ class Demo:
     def ovs_port(self):
         """The port's OVS interface is on its bridge with Neutron's ids."""
         if not self.real or self.args.vif_type != 'ovs':
-            raise Skip('no ovs port')
+            raise steps.Skip('no ovs port')
         iface = self._ovs_interface()
         wanted = {'iface-id': network.PORT_ID, 'attached-mac': network.MAC,
                   'vm-uuid': self.server_id, 'iface-status': 'active'}
@@ -276,6 +252,7 @@ class Demo:
     # -- the whole run -------------------------------------------------------
     def run(self):
         """All steps in order; returns the process exit status."""
+        self.table = steps.StepTable()
         try:
             self._run_steps()
         finally:
@@ -286,12 +263,11 @@ class Demo:
         return status
 
     def _run_steps(self):
-        s = self.step
+        s = self.table.step
         s('sandbox start', self.start_sandbox)
         up = self.info is not None
         s('create flavor', self.create_flavor, up)
-        s('boot server', self.boot, up)
-        booted = self.rows[-1][2] is True
+        booted = s('boot server', self.boot, up)
         s('systemd is PID 1', self.in_guest(aio_guest.systemd_is_pid1),
           booted)
         s('cloud-init + hostname', lambda: self.in_guest(
@@ -318,14 +294,8 @@ class Demo:
         s('sandbox stop', self.stop_sandbox, self.proc)
 
     def _report(self):
-        total = sum(r[1] for r in self.rows)
-        print(ROW.format('total', f'{total:.1f}', ''), flush=True)
-        if not self.failed:
-            print('demo: all steps passed', flush=True)
+        if self.table.report('demo') == 0:
             return 0
-        print(f'demo: {len(self.failed)} step(s) failed:', flush=True)
-        for name, _secs, _ok, result in self.failed:
-            print(f'  {name}: {result}', flush=True)
         print(f'  sandbox output: {self.out_file}\n'
               f'  services log:   {self.log_file}', flush=True)
         for line in self._errors():
@@ -366,7 +336,6 @@ def main(argv=None):
     if not os.path.isfile(args.image):
         print(f'demo: no such image file: {args.image}', file=sys.stderr)
         return 2
-    print(ROW.format('step', 'seconds', 'result'), flush=True)
     return Demo(args).run()
 
 

@@ -66,7 +66,9 @@ main() {
         t0=$SECONDS
         # setsid: own session, so the daemon outlives this script and any
         # process-group cleanup of the caller (CI).  Append: keep old logs.
-        setsid nohup lxd --group root >>"$logdir/lxd.log" 2>&1 </dev/null &
+        # Socket group `lxd` (the Debian package's): nova-compute runs as a
+        # member of it, not as root (tools/cloud).
+        setsid nohup lxd --group lxd >>"$logdir/lxd.log" 2>&1 </dev/null &
         run lxd waitready --timeout 60
         lxd_answers || die "lxd started but does not answer on $lxd_dir/unix.socket"
         say "lxd started ($((SECONDS - t0))s, log $logdir/lxd.log)"
