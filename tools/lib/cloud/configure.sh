@@ -124,6 +124,7 @@ configure_nova() {
     iniset "$f" DEFAULT my_ip "$HOST_IP"
     iniset "$f" DEFAULT state_path "$d"
     iniset "$f" api auth_strategy keystone
+    nova_lxd_configure_api "$f"
     cp "$CLOUD_VENV/etc/nova/api-paste.ini" "$CLOUD_ETC/nova/"
     iniset "$f" api_database connection "$(db_url nova_api)"
     iniset "$f" database connection "$(db_url nova_cell1)"
@@ -146,6 +147,10 @@ configure_compute() {
     crudini --del "$f" database
     nova_lxd_configure_compute "$f" "$helper" "$LXD_POOL" "$LXD_PROJECT" "$OVSDB_TCP"
     iniset "$f" DEFAULT instances_path "$CLOUD_DATA/nova/instances"
+    # Containers share the host's cores (limits.cpu caps how many each may
+    # use): 16 vCPUs per core lets tempest's parallel servers fit on a
+    # small host.
+    iniset "$f" DEFAULT cpu_allocation_ratio 16.0
     chgrp "$NOVA_USER" "$f" && chmod 0640 "$f"
     nova_lxd_write_sudoers "$NOVA_USER" "$helper" /etc/sudoers.d/nova-lxd-cloud
 }
