@@ -30,6 +30,9 @@ tempest_configure() {
     iniset "$f" compute max_microversion latest
     iniset "$f" compute build_timeout 300
     iniset "$f" network project_network_cidr 10.100.0.0/16
+    # Tempest assumes every API extension unless told which exist.
+    iniset "$f" network-feature-enabled api_extensions \
+        "$(osc extension list --network -f value -c Alias | paste -sd,)"
     iniset "$f" service_available cinder False
     iniset "$f" service_available swift False
     iniset "$f" service_available neutron True
