@@ -6,6 +6,7 @@ the driver without nova around it: only the driver's own behaviour can make
 these tests pass.
 """
 import os
+import time
 
 import fixtures
 from nova.compute import power_state
@@ -173,10 +174,20 @@ class DriverHostTest(base.DriverTestCase):
     def console(self, inst):
         return self.driver.get_console_output(self.context, inst)
 
+    def console_with(self, inst, needle, timeout=30):
+        """The console output once it holds ``needle``: the guest's init
+        writes it a moment after LXD reports the start."""
+        deadline = time.monotonic() + timeout
+        while True:
+            output = self.console(inst)
+            if needle in output or time.monotonic() > deadline:
+                return output
+            time.sleep(0.2)
+
     def test_console_output_is_whole_and_repeatable(self):
         inst = self.instance()
         self.spawn(inst)
-        first = self.console(inst)
+        first = self.console_with(inst, b'init started')
         self.assertIn(b'init started', first)
         # LXD hands out output once; asking again must give it again.
         self.assertEqual(first, self.console(inst))
