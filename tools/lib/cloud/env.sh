@@ -33,10 +33,12 @@ declare -A API_PORT=([keystone]=5000 [glance]=9292 [placement]=8778
 declare -A API_MODULE=([keystone]=keystone.wsgi.api [glance]=glance.wsgi.api
     [placement]=placement.wsgi.api [neutron]=neutron.wsgi.api
     [nova]=nova.wsgi.osapi_compute)
-# Every process tools/cloud starts, in start order (down: the reverse).
-CLOUD_PROCS=(mariadb rabbitmq memcached keystone glance placement neutron
-    neutron-rpc neutron-periodic neutron-ovn-maintenance nova
-    nova-conductor nova-scheduler nova-compute)
+# Every process tools/cloud starts, in start order: what the services use,
+# then the services (down stops the services first).
+BACKING_PROCS=(mariadb rabbitmq memcached)
+SERVICE_PROCS=(keystone glance placement neutron neutron-rpc neutron-periodic
+    neutron-ovn-maintenance nova nova-conductor nova-scheduler nova-compute)
+CLOUD_PROCS=("${BACKING_PROCS[@]}" "${SERVICE_PROCS[@]}")
 
 # Databases, all owned by the user `openstack`.
 CLOUD_DBS=(keystone glance placement neutron nova_api nova_cell0 nova_cell1)
