@@ -210,5 +210,25 @@ class DriverHostTest(base.DriverTestCase):
                           self.driver.get_console_output, self.context,
                           self.instance())
 
+    def test_diagnostics_of_a_running_instance(self):
+        inst = self.instance(memory_mb=128)
+        vif = network.tap_vif()
+        self.spawn(inst, network_info=[vif])
+        self.console_with(inst, b'init started')
+        diags = self.driver.get_diagnostics(inst)
+        self.assertEqual(128 * 1024, diags['memory'])
+        self.assertGreater(diags['cpu_time'], 0)
+        self.assertGreater(diags['memory-rss'], 0)
+        self.assertGreaterEqual(diags['processes'], 1)
+        # The guest's interface, by its name inside the container.
+        self.assertIn('eth0_tx_packets', diags)
+        self.assertNotIn('lo_rx', diags)
+
+    def test_diagnostics_of_missing_instance(self):
+        inst = self.instance()
+        error = self.assertRaises(exception.InstanceNotFound,
+                                  self.driver.get_diagnostics, inst)
+        self.assertIn(inst.uuid, str(error))
+
     def test_host_uptime(self):
         self.assertIn('load average', self.driver.get_host_uptime())

@@ -19,6 +19,7 @@ from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import console
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import definition
+from nova_lxd.nova.virt.lxd import diagnostics
 from nova_lxd.nova.virt.lxd import image_store
 from nova_lxd.nova.virt.lxd import plug
 from nova_lxd.nova.virt.lxd import power
@@ -141,6 +142,21 @@ class LXDDriver(driver.ComputeDriver):
         :raises InstanceNotFound: the instance has no container.
         """
         return self._console.tail(instance, CONSOLE_LOG_MAX_BYTES)
+
+    def get_diagnostics(self, instance):
+        """Pre-2.48 server diagnostics of a running instance.
+
+        See diagnostics.legacy_diagnostics for the keys and units; 2.48's
+        get_instance_diagnostics is not offered (diagnostics module doc).
+
+        :raises InstanceNotFound: the instance has no container.
+        """
+        try:
+            state = self._session.instance_state(instance.name)
+        except exception.InstanceNotFound:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        return diagnostics.legacy_diagnostics(state,
+                                              instance.flavor.memory_mb)
 
     # -- spawn / destroy ----------------------------------------------------
     def _pool(self):

@@ -234,6 +234,17 @@ class LXDSession:
                           exception.InstanceNotFound(instance_id=name)):
             return self.client.api.instances[name].get().json()['metadata']
 
+    def instance_state(self, name):
+        """``GET /1.0/instances/<name>/state`` metadata (InstanceState:
+        status, cpu, memory, network counters, disk usage, processes).
+
+        :raises InstanceNotFound: no such instance in the project.
+        """
+        with self._errors('read state of instance', name,
+                          exception.InstanceNotFound(instance_id=name)):
+            return self.client.api.instances[name].state.get().json()[
+                'metadata']
+
     def create_instance(self, config):
         """Create (not start) an instance from an LXD instance definition.
 
