@@ -38,7 +38,7 @@ function install_lxd {
 
 function configure_nova_lxd {
     local helper=$NOVA_BIN_DIR/privsep-helper
-    nova_lxd_ensure_pool "$LXD_POOL" "$LXD_STORAGE_DRIVER"
+    nova_lxd_ensure_pool "$(nova_lxd_python)" "$LXD_POOL" "$LXD_STORAGE_DRIVER"
     nova_lxd_configure_compute "$NOVA_CONF" "$helper" "$LXD_POOL" \
         "$LXD_PROJECT" "tcp:127.0.0.1:6640"
     nova_lxd_configure_api "$NOVA_CONF"

@@ -56,10 +56,7 @@ main() {
 
     # --- b. LXD daemon -----------------------------------------------------
     export LXD_DIR=$lxd_dir
-    lxd_answers() {
-        curl -sf --noproxy '*' --max-time 10 \
-            --unix-socket "$lxd_dir/unix.socket" http://lxd/1.0 >/dev/null 2>&1
-    }
+    lxd_answers() { lxd waitready --timeout 2 >/dev/null 2>&1; }
     if lxd_answers; then
         say "lxd running"
     else
@@ -74,48 +71,22 @@ main() {
         say "lxd started ($((SECONDS - t0))s, log $logdir/lxd.log)"
     fi
 
-    # --- c. storage pool `default` (only when absent) -----------------------
-    local code
-    code=$(curl -s --noproxy '*' --max-time 10 -o /dev/null -w '%{http_code}' \
-        --unix-socket "$lxd_dir/unix.socket" http://lxd/1.0/storage-pools/default) || true
-    case $code in
-        200) say "storage pool default ok" ;;
-        404)
-            echo "+ lxd init --preseed (pool default, dir)" >>"$log"
-            printf 'storage_pools:\n- name: default\n  driver: dir\n' |
-                lxd init --preseed >>"$log" 2>&1 ||
-                die "could not create the dir storage pool 'default'"
-            say "storage pool default created (dir)"
-            ;;
-        *) die "unexpected answer $code from LXD for /1.0/storage-pools/default" ;;
-    esac
-
-    # --- c2. https listener on loopback (only when none is set) -------------
-    # For the https endpoint tests (client certificates) and, later, for
-    # migrations between daemons.  Never on an outside address.
-    if lxd init --dump 2>>"$log" | grep -q '^ *core.https_address:'; then
-        say "lxd https listener ok"
-    else
-        printf 'config:\n  core.https_address: 127.0.0.1:8443\n' |
-            lxd init --preseed >>"$log" 2>&1 ||
-            die "could not make LXD listen on 127.0.0.1:8443"
-        say "lxd https listener set (127.0.0.1:8443)"
-    fi
-
-    # --- d. venv -------------------------------------------------------------
+    # --- c. venv -------------------------------------------------------------
     if [[ ! -x $venv/bin/python ]]; then
         run /usr/bin/python3 -m venv "$venv"
         say "venv created at $venv"
     fi
     local py=$venv/bin/python stamp=$venv/.nova-lxd-deps.sha256 want
     # The files that decide what pip installs.
-    want=$(cd "$repo" && cat requirements.txt test-requirements.txt setup.cfg \
+    want=$(cd "$repo" && cat requirements.txt test-requirements.txt \
+        doc/requirements.txt setup.cfg \
         setup.py | sha256sum | cut -d' ' -f1)
     if [[ $(cat "$stamp" 2>/dev/null) != "$want" ]]; then
         t0=$SECONDS
         say "pip install (requirements + editable nova-lxd, minutes on a new venv) ..."
         rm -f "$stamp"
-        run "$py" -m pip install -r "$repo/requirements.txt" -r "$repo/test-requirements.txt"
+        run "$py" -m pip install -r "$repo/requirements.txt" \
+            -r "$repo/test-requirements.txt" -r "$repo/doc/requirements.txt"
         run "$py" -m pip install -e "$repo"
         echo "$want" >"$stamp"
         say "venv ready ($((SECONDS - t0))s)"
@@ -141,6 +112,18 @@ EOF
 sys.exit(not (u.find_spec("nova.virt.lxd") and u.find_spec("nova.virt.nova_lxd")))') ||
         die "nova.virt.lxd / nova.virt.nova_lxd not found in $venv"
     say "venv ok ($venv)"
+
+    # --- d. storage pool `default` and an https listener on loopback ---------
+    # Only when absent, through pylxd (nova_lxd.aio.lxd_host).  The listener
+    # is for the https endpoint tests (client certificates) and, later, for
+    # migrations between daemons; never on an outside address.
+    local line
+    line=$("$py" -m nova_lxd.aio.lxd_host ensure-pool default dir 2>>"$log") ||
+        die "could not create the dir storage pool 'default' (log $log)"
+    say "$line"
+    line=$("$py" -m nova_lxd.aio.lxd_host ensure-https 127.0.0.1:8443 2>>"$log") ||
+        die "could not make LXD listen on 127.0.0.1:8443 (log $log)"
+    say "$line"
 }
 
 main

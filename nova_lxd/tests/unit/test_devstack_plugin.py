@@ -2,7 +2,6 @@
 function library (tests/unit/devstack/functions), which records what the
 plugin asks DevStack and the system to do."""
 import os
-import socket
 import subprocess
 import sys
 
@@ -29,11 +28,7 @@ class DevStackPluginTest(testtools.TestCase):
         with open(python, 'w') as f:
             f.write(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
         os.chmod(python, 0o755)
-        lxd_dir = os.path.join(self.tmp, 'lxd')
-        os.mkdir(lxd_dir)
-        sock = socket.socket(socket.AF_UNIX)
-        sock.bind(os.path.join(lxd_dir, 'unix.socket'))
-        self.addCleanup(sock.close)
+        self.python = python
         self.env = dict(
             os.environ, STUB_CALLS=self.calls_file,
             STUB_SERVICES='n-cpu n-api tempest', STUB_INSTALLED='lxd',
@@ -41,7 +36,7 @@ class DevStackPluginTest(testtools.TestCase):
             NOVA_LXD_DIR=REPO, NOVA_CONF='/etc/nova/nova.conf',
             NOVA_CPU_CONF='/etc/nova/nova-cpu.conf', NOVA_BIN_DIR=self.bin_dir,
             TEMPEST_CONFIG='/opt/tempest/etc/tempest.conf', STACK_USER='stack',
-            VIRT_DRIVER='lxd', LXD_DIR=lxd_dir,
+            VIRT_DRIVER='lxd', LXD_DIR='/srv/lxd',
             NOVA_LXD_IMAGE_FILE='/srv/rootfs.tar.gz')
 
     def phase(self, *args, **env):
@@ -105,11 +100,12 @@ class DevStackPluginTest(testtools.TestCase):
         self.assertFalse([c for c in calls if 'lxd init' in c])
 
     def test_post_config_creates_a_missing_pool_with_the_storage_driver(self):
-        _, _, calls = self.phase('stack', 'post-config', STUB_POOL_CODE='404',
-                                 LXD_POOL='fast', LXD_STORAGE_DRIVER='btrfs')
-        self.assertIn('sudo lxd init --preseed <<storage_pools:\n'
-                      '- name: fast\n  driver: btrfs',
-                      '\n'.join(calls))
+        _, _, calls = self.phase('stack', 'post-config', LXD_POOL='fast',
+                                 LXD_STORAGE_DRIVER='btrfs')
+        # pylxd does it (nova_lxd.aio.lxd_host, tested on the real daemon),
+        # with DevStack's python and the daemon LXD_DIR names.
+        self.assertIn(f'sudo LXD_DIR=/srv/lxd {self.python} -m '
+                      'nova_lxd.aio.lxd_host ensure-pool fast btrfs', calls)
         self.assertIn('iniset /etc/nova/nova.conf lxd pool fast', calls)
 
     def test_extra_uploads_the_root_tarball_raw_bare(self):

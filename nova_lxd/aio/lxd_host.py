@@ -1,0 +1,89 @@
+"""Host-level LXD set-up for deployment scripts, through pylxd.
+
+Used by ``tools/lib/host-setup.sh`` and the DevStack plugin
+(``devstack/lib/nova-lxd``) so that neither talks to LXD over raw HTTP::
+
+    python -m nova_lxd.aio.lxd_host ensure-pool NAME DRIVER
+    python -m nova_lxd.aio.lxd_host ensure-https ADDRESS
+
+Each only creates what is missing and never changes what exists.  The
+daemon is ``$LXD_DIR/unix.socket`` when ``LXD_DIR`` is set (as LXD's own
+tools read it), else found as the driver finds it.  Exit status 0 and one
+line saying what was done; 1 and the reason on stderr.
+"""
+import os
+import sys
+
+import pylxd
+from pylxd import exceptions as lxd_exc
+
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import session as lxd_session
+
+
+def connect(timeout=60):
+    """A pylxd client for the local daemon (default project)."""
+    if os.environ.get('LXD_DIR'):
+        endpoint = os.path.join(os.environ['LXD_DIR'], 'unix.socket')
+        # pylxd takes a path that does not exist for a URL.
+        if not os.path.exists(endpoint):
+            raise lxd_exception.LXDUnreachable(
+                endpoint=endpoint, error='no such socket',
+                fix='Start LXD or correct LXD_DIR.')
+    else:
+        endpoint, _https = lxd_session.find_endpoint('')
+    return pylxd.Client(endpoint=endpoint, timeout=timeout)
+
+
+def ensure_pool(client, name, driver):
+    """Create storage pool ``name`` with LXD driver ``driver`` (dir, btrfs,
+    zfs, lvm, ceph...; LXD's default source and size) unless a pool of that
+    name exists, whatever its driver.
+
+    :returns: True when the pool was created.
+    :raises pylxd.exceptions.LXDAPIException: LXD refused the pool.
+    """
+    if client.storage_pools.exists(name):
+        return False
+    client.storage_pools.create({'name': name, 'driver': driver,
+                                 'config': {}})
+    return True
+
+
+def ensure_https(client, address):
+    """Make LXD listen on ``address`` (``host:port``) unless it already
+    listens somewhere (``core.https_address`` set).
+
+    :returns: True when the listener was set.
+    """
+    if client.host_info['config'].get('core.https_address'):
+        return False
+    client.api.patch(json={'config': {'core.https_address': address}})
+    return True
+
+
+def main(argv=None):
+    """Command line: see the module's docstring."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv[:1] == ['ensure-pool'] and len(argv) == 3:
+            made = ensure_pool(connect(), argv[1], argv[2])
+            print(f'storage pool {argv[1]} ' +
+                  (f'created ({argv[2]})' if made else 'ok'))
+        elif argv[:1] == ['ensure-https'] and len(argv) == 2:
+            made = ensure_https(connect(), argv[1])
+            print('lxd https listener ' +
+                  (f'set ({argv[1]})' if made else 'ok'))
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
+    except (lxd_exc.LXDAPIException, lxd_exc.ClientConnectionFailed,
+            lxd_exception.LXDUnreachable) as e:
+        print(f'lxd_host {" ".join(argv)}: {e or type(e).__name__}',
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
