@@ -157,3 +157,31 @@ images() {
         die "could not upload the busybox image"
     say "image busybox ok ($id)"
 }
+
+# public_network: what a cloud's projects reach the outside through, as
+# DevStack makes it: the flat provider network `public` (physnet `public`
+# on the OVS bridge br-ex, PUBLIC_CIDR, the host at its first address),
+# marked the default external network, and a shared default subnet pool.
+# Nova's auto-allocated networks, routers with a gateway and floating IPs
+# need them.  br-ex has no uplink: nothing leaves this machine.
+public_network() {
+    local gw=${PUBLIC_CIDR%.*}.1 prefix=${PUBLIC_CIDR#*/}
+    run ovs-vsctl --may-exist add-br br-ex -- set Bridge br-ex datapath_type=netdev
+    # This chassis may host router gateways (OVN schedules them only on
+    # chassis that say so and that map the physnet).
+    run ovs-vsctl set Open_vSwitch . external_ids:ovn-bridge-mappings=public:br-ex \
+        external_ids:ovn-cms-options=enable-chassis-as-gw
+    ip -4 addr show dev br-ex | grep -q " $gw/$prefix " ||
+        run ip addr add "$gw/$prefix" dev br-ex
+    run ip link set br-ex up
+    if ! osc network show public >/dev/null 2>&1; then
+        run osc network create --external --default --provider-network-type flat \
+            --provider-physical-network public public
+        run osc subnet create --network public --subnet-range "$PUBLIC_CIDR" \
+            --gateway "$gw" --no-dhcp public-subnet
+    fi
+    osc subnet pool show shared-default-subnetpool-v4 >/dev/null 2>&1 ||
+        run osc subnet pool create --share --default --pool-prefix "$POOL_CIDR" \
+            --default-prefix-length 26 shared-default-subnetpool-v4
+    say "public network ok (public $PUBLIC_CIDR on br-ex, default subnet pool $POOL_CIDR)"
+}

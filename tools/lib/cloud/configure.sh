@@ -110,6 +110,7 @@ configure_neutron() {
     iniset "$m" ml2 extension_drivers port_security
     iniset "$m" ml2 overlay_ip_version 4
     iniset "$m" ml2_type_geneve vni_ranges 1:65536
+    iniset "$m" ml2_type_flat flat_networks public
     iniset "$m" ml2_type_geneve max_header_size 38
     iniset "$m" securitygroup enable_security_group True
     iniset "$m" ovn ovn_nb_connection "$OVN_NB"

@@ -26,6 +26,10 @@ LXD_PROJECT=nova
 OVSDB_TCP=tcp:$HOST_IP:6640
 OVN_NB=unix:/var/run/ovn/ovnnb_db.sock
 OVN_SB=unix:/var/run/ovn/ovnsb_db.sock
+# The external network `public` (on br-ex, no uplink) and the default
+# subnet pool of auto-allocated project networks.
+PUBLIC_CIDR=172.24.4.0/24
+POOL_CIDR=10.200.0.0/16
 
 # API services: name, port, WSGI module.
 declare -A API_PORT=([keystone]=5000 [glance]=9292 [placement]=8778

@@ -30,6 +30,10 @@ tempest_configure() {
     iniset "$f" compute max_microversion latest
     iniset "$f" compute build_timeout 300
     iniset "$f" network project_network_cidr 10.100.0.0/16
+    # Project routers get their gateway, floating IPs their addresses, on
+    # the default external network of public_network.
+    iniset "$f" network public_network_id "$(osc network show -f value -c id public)"
+    iniset "$f" network floating_network_name public
     # Tempest assumes every API extension unless told which exist.
     iniset "$f" network-feature-enabled api_extensions \
         "$(osc extension list --network -f value -c Alias | paste -sd,)"
@@ -44,6 +48,16 @@ tempest_configure() {
     say "tempest configured ($f)"
 }
 
+# tempest_run_line REGEX T0: one line saying when, with what and what ran.
+tempest_run_line() {
+    local pip=$CLOUD_VENV/bin/pip
+    printf '%s: tempest %s, nova %s, LXD %s; --regex %s, 2 workers, %d min.' \
+        "$(date -u +%Y-%m-%d)" \
+        "$("$pip" show tempest 2>/dev/null | sed -n 's/^Version: //p')" \
+        "$("$pip" show nova 2>/dev/null | sed -n 's/^Version: //p')" \
+        "$(lxd --version 2>/dev/null)" "'$1'" $(((SECONDS - $2) / 60))
+}
+
 # tempest_run [REGEX]: run the tests; the subunit stream is kept and the
 # summary printed.  Exit status: tempest's.
 tempest_run() {
@@ -55,6 +69,10 @@ tempest_run() {
     (cd "$TEMPEST_DIR" && "$CLOUD_VENV/bin/stestr" last --subunit |
         "$CLOUD_VENV/bin/subunit2csv" >"$CLOUD_LOGS/tempest.csv") 2>>"$LOG" || true
     sed -n '/^Totals/,/^Sum of/p' "$CLOUD_LOGS/tempest.out"
+    # The support matrix page (doc/source/support-matrix.rst) reads this.
+    "$CLOUD_VENV/bin/python" -m nova_lxd.aio.support_matrix summarise \
+        "$CLOUD_LOGS/tempest.out" "$(tempest_run_line "$regex" "$t0")" \
+        >"$CLOUD_LOGS/tempest-summary.json" 2>>"$LOG" || rc=1
     say "tempest finished in $((SECONDS - t0))s (output $CLOUD_LOGS/tempest.out)"
     return $rc
 }
