@@ -39,6 +39,15 @@ class DriverTest(base.DriverTestCase):
         self.assertRaises(exception.InstanceNotFound,
                           self.driver.get_info, inst)
 
+    def test_fqdn_hostname_longer_than_the_kernel_allows(self):
+        # Nova allows 255-character FQDNs (API 2.94); liblxc refuses to
+        # start a container whose lxc.uts.name exceeds 64 bytes.
+        inst = self.instance()
+        inst.hostname = 'x' * 52 + '-guest-test.domaintest.com'
+        self.spawn(inst)
+        result = self.container(inst).execute(['hostname'])
+        self.assertEqual('x' * 52 + '-guest-test', result.stdout.strip())
+
     def test_only_nova_containers_are_listed(self):
         inst = self.instance()
         self.spawn(inst, power_on=False)

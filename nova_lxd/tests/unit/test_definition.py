@@ -37,6 +37,20 @@ class InstanceConfigTest(testtools.TestCase):
     def test_hostname_becomes_uts_name(self):
         self.assertEqual('lxc.uts.name = web-1', self.config()['raw.lxc'])
 
+    def test_fqdn_hostname_fits_the_kernel(self):
+        # API 2.94 allows FQDN hostnames up to 255 characters; the kernel's
+        # host name holds 64 and liblxc refuses a longer lxc.uts.name
+        # (tempest ServersV294TestFqdnHostnames: 78 characters).
+        fqdn = 'x' * 52 + '-guest-test.domaintest.com'
+        self.assertEqual('lxc.uts.name = ' + 'x' * 52 + '-guest-test',
+                         self.config(hostname=fqdn)['raw.lxc'])
+        short = 'web-1.example.com'
+        self.assertEqual('lxc.uts.name = web-1.example.com',
+                         self.config(hostname=short)['raw.lxc'])
+        exactly = 'a' * 60 + '.org'
+        self.assertEqual('lxc.uts.name = ' + exactly,
+                         self.config(hostname=exactly)['raw.lxc'])
+
     def test_hostname_cannot_inject_raw_lxc(self):
         self.assertRaises(exception.InvalidInput, self.config,
                           hostname='a\nlxc.apparmor.profile = unconfined')

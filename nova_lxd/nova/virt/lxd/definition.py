@@ -23,6 +23,7 @@ QUOTA_POOL_DRIVERS = frozenset(
 
 _HOSTNAME = re.compile(r'^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?'
                        r'(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', re.I)
+HOST_NAME_MAX = 64
 _BOOLEANS = {'true': 'true', 'false': 'false', '1': 'true', '0': 'false',
              'yes': 'true', 'no': 'false'}
 
@@ -67,6 +68,21 @@ def _cpu_allowance(specs):
             f'{quota_us // 1000}ms/{period_us // 1000}ms'}
 
 
+def uts_name(hostname):
+    """The kernel host name for a nova hostname.
+
+    :param hostname: a valid host name, up to 255 characters (nova allows
+        FQDNs from API 2.94).
+    :returns: ``hostname`` when it fits the kernel's 64 bytes
+        (HOST_NAME_MAX, the limit liblxc enforces on ``lxc.uts.name``),
+        else its first label (at most 63).  cloud-init still writes the
+        FQDN from the metadata where the guest keeps one (/etc/hosts).
+    """
+    if len(hostname) <= HOST_NAME_MAX:
+        return hostname
+    return hostname.split('.', 1)[0]
+
+
 def instance_config(instance, flavor, extra_specs):
     """LXD ``config`` keys for an instance.
 
@@ -95,7 +111,7 @@ def instance_config(instance, flavor, extra_specs):
                 reason=f'hostname {hostname!r} is not a valid host name')
         # LXD names the container's UTS namespace after the instance name;
         # the guest must see its own hostname even without cloud-init.
-        config['raw.lxc'] = f'lxc.uts.name = {hostname}'
+        config['raw.lxc'] = f'lxc.uts.name = {uts_name(hostname)}'
     config.update(_cpu_allowance(extra_specs))
     for key, value in extra_specs.items():
         if not key.startswith('lxd:'):
