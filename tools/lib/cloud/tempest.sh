@@ -71,7 +71,7 @@ tempest_run() {
     sed -n '/^Totals/,/^Sum of/p' "$CLOUD_LOGS/tempest.out"
     # The support matrix page (doc/source/support-matrix.rst) reads this.
     "$CLOUD_VENV/bin/python" -m nova_lxd.aio.support_matrix summarise \
-        "$CLOUD_LOGS/tempest.out" "$(tempest_run_line "$regex" "$t0")" \
+        "$(tempest_run_line "$regex" "$t0")" "$CLOUD_LOGS/tempest.out" \
         >"$CLOUD_LOGS/tempest-summary.json" 2>>"$LOG" || rc=1
     say "tempest finished in $((SECONDS - t0))s (output $CLOUD_LOGS/tempest.out)"
     return $rc

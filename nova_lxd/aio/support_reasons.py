@@ -1,0 +1,58 @@
+"""The hand-written half of the support matrix: why something is missing.
+
+support_matrix.problems() fails the documentation build when a feature
+becomes supported while its reason is still here, or when tempest fails a
+test that has no reason here.  Reasons are either what a container cannot
+do or the open work item that brings the feature.
+"""
+
+_STORAGE = 'Not yet: storage work (Cinder volumes through os-brick).'
+_LIFECYCLE = ('Not yet: lifecycle work (LXD snapshots, publish and LXD '
+              'migration between hosts).')
+
+# Feature name (support_matrix.FEATURES) -> why the driver lacks it.
+MISSING = {
+    'Server diagnostics, API 2.48 and later': (
+        "Nova's typed diagnostics (nova.objects.diagnostics) only admit the "
+        'drivers libvirt, xenapi, vmwareapi, ironic and hyperv, and the API '
+        'response schema enforces that list; the driver will not claim to be '
+        'one of them.  Nova answers 501; the pre-2.48 diagnostics work.'),
+    'Tagged interface attach': (
+        'No device metadata reaches the guest yet (tags need the metadata '
+        'service or a config drive rewrite on attach).'),
+    'Device tags at boot': 'No device metadata reaches the guest yet.',
+    'Image: qcow2': (
+        'A container is created from a filesystem tree, not a disk image; '
+        'upload a root tarball or an LXD image as raw/bare.'),
+    'Snapshot': _LIFECYCLE,
+    'Shelve and unshelve': _LIFECYCLE + ' Shelve needs snapshot.',
+    'Rescue': _LIFECYCLE,
+    'Resize': _LIFECYCLE,
+    'Cold migration': _LIFECYCLE,
+    'Evacuate': _LIFECYCLE,
+    'Live migration': (
+        'LXD documents containers as stop-to-migrate: CRIU checkpointing '
+        'fails on current kernels.  Cold migration is the way to move one.'),
+    'Volume attach and detach': _STORAGE,
+    'Volume extend': _STORAGE,
+    'Volume multi-attach': _STORAGE,
+    'Set admin password': (
+        'Containers get no admin password (tempest runs with '
+        'enable_instance_password False); use a key pair, which cloud-init '
+        'installs from the config drive.'),
+    'VNC or SPICE console': (
+        'A system container has no framebuffer: there is no screen to '
+        'show.  The console log is available.'),
+    'Serial console': (
+        "Not yet: LXD's console websocket is not proxied to nova's serial "
+        'console service.'),
+    'Dedicated CPUs (PCPU)': (
+        'Not yet: HPC work (limits.cpu pinning and placement PCPU '
+        'inventory).'),
+}
+
+# Regex on a failed tempest test's name -> why it fails.
+TEMPEST_FAILURES = {
+    r'ServerDiagnosticsV248Test': MISSING[
+        'Server diagnostics, API 2.48 and later'],
+}
