@@ -159,21 +159,22 @@ images() {
 }
 
 # public_network: what a cloud's projects reach the outside through, as
-# DevStack makes it: the flat provider network `public` (physnet `public`
-# on the OVS bridge br-ex, PUBLIC_CIDR, the host at its first address),
-# marked the default external network, and a shared default subnet pool.
-# Nova's auto-allocated networks, routers with a gateway and floating IPs
-# need them.  br-ex has no uplink: nothing leaves this machine.
+# DevStack makes it: the flat provider network `public` (physnet `public`,
+# PUBLIC_CIDR), marked the default external network, and a shared default
+# subnet pool.  Nova's auto-allocated networks, routers with a gateway and
+# floating IPs need them.  No chassis here maps the physnet or may host a
+# router gateway, so OVN never NATs a packet: the userspace Open vSwitch of
+# this machine (3.1, netdev datapath) aborts on the first NATed packet
+# (conntrack.c conn_update_state assertion, measured twice).  Settings an
+# earlier version of this function made are removed.
 public_network() {
-    local gw=${PUBLIC_CIDR%.*}.1 prefix=${PUBLIC_CIDR#*/}
-    run ovs-vsctl --may-exist add-br br-ex -- set Bridge br-ex datapath_type=netdev
-    # This chassis may host router gateways (OVN schedules them only on
-    # chassis that say so and that map the physnet).
-    run ovs-vsctl set Open_vSwitch . external_ids:ovn-bridge-mappings=public:br-ex \
-        external_ids:ovn-cms-options=enable-chassis-as-gw
-    ip -4 addr show dev br-ex | grep -q " $gw/$prefix " ||
-        run ip addr add "$gw/$prefix" dev br-ex
-    run ip link set br-ex up
+    local gw=${PUBLIC_CIDR%.*}.1 key
+    for key in ovn-bridge-mappings ovn-cms-options; do
+        if ovs-vsctl --if-exists get Open_vSwitch . "external_ids:$key" | grep -q .; then
+            run ovs-vsctl remove Open_vSwitch . external_ids "$key"
+        fi
+    done
+    run ovs-vsctl --if-exists del-br br-ex
     if ! osc network show public >/dev/null 2>&1; then
         run osc network create --external --default --provider-network-type flat \
             --provider-physical-network public public
@@ -183,5 +184,5 @@ public_network() {
     osc subnet pool show shared-default-subnetpool-v4 >/dev/null 2>&1 ||
         run osc subnet pool create --share --default --pool-prefix "$POOL_CIDR" \
             --default-prefix-length 26 shared-default-subnetpool-v4
-    say "public network ok (public $PUBLIC_CIDR on br-ex, default subnet pool $POOL_CIDR)"
+    say "public network ok (public $PUBLIC_CIDR, no gateway chassis; default subnet pool $POOL_CIDR)"
 }

@@ -26,8 +26,8 @@ LXD_PROJECT=nova
 OVSDB_TCP=tcp:$HOST_IP:6640
 OVN_NB=unix:/var/run/ovn/ovnnb_db.sock
 OVN_SB=unix:/var/run/ovn/ovnsb_db.sock
-# The external network `public` (on br-ex, no uplink) and the default
-# subnet pool of auto-allocated project networks.
+# The external network `public` (in Neutron only: no chassis maps it) and
+# the default subnet pool of auto-allocated project networks.
 PUBLIC_CIDR=172.24.4.0/24
 POOL_CIDR=10.200.0.0/16
 
