@@ -118,8 +118,17 @@ class DriverValidationTest(base.DriverTestCase):
         bdi = {'block_device_mapping': [{'mount_device': '/dev/sdb'}],
                'ephemerals': [], 'swap': None, 'root_device_name': None}
         requests = self.record_requests()
-        self.assertRaises(exception.InvalidBDMFormat, self.spawn,
+        self.assertRaises(lxd_exception.UnsupportedDisk, self.spawn,
                           self.instance(), block_device_info=bdi)
+        self.assertNothingCreated(requests)
+
+    def test_swap_refused(self):
+        inst = self.instance()
+        inst.flavor.swap = 256
+        requests = self.record_requests()
+        e = self.assertRaises(lxd_exception.UnsupportedDisk, self.spawn,
+                              inst)
+        self.assertIn('swap', str(e))
         self.assertNothingCreated(requests)
 
 

@@ -150,3 +150,37 @@ class DevicesTest(testtools.TestCase):
         self.assertEqual({'type': 'image', 'alias': 'img'}, body['source'])
         self.assertEqual('container', body['type'])
         self.assertEqual(['site'], body['profiles'])
+
+
+class CheckDisksTest(testtools.TestCase):
+    """Disks a container cannot have are refused (nova aborts the build on
+    this InvalidInput instead of rescheduling it)."""
+
+    def bdi(self, mapping=(), ephemerals=(), swap=None):
+        return {'block_device_mapping': list(mapping),
+                'ephemerals': list(ephemerals), 'swap': swap,
+                'root_device_name': None}
+
+    def test_image_boot_without_extra_disks_passes(self):
+        definition.check_disks(_instance(), None)
+        definition.check_disks(_instance(), self.bdi())
+
+    def test_volumes_and_ephemerals_refused(self):
+        for bdi in (self.bdi(mapping=[{'mount_device': '/dev/sdb'}]),
+                    self.bdi(ephemerals=[{'size': 1}])):
+            e = self.assertRaises(lxd_exception.UnsupportedDisk,
+                                  definition.check_disks, _instance(), bdi)
+            self.assertIsInstance(e, exception.InvalidInput)
+            self.assertIn('volumes or ephemeral disks', str(e))
+
+    def test_swap_refused_never_ignored(self):
+        inst = _instance()
+        inst.flavor.swap = 512
+        e = self.assertRaises(lxd_exception.UnsupportedDisk,
+                              definition.check_disks, inst, None)
+        self.assertIn('a swap disk (512 MiB)', str(e))
+        self.assertIn('use a flavor with swap 0', str(e))
+        self.assertRaises(lxd_exception.UnsupportedDisk,
+                          definition.check_disks, _instance(),
+                          self.bdi(swap={'swap_size': 256,
+                                         'device_name': '/dev/sdc'}))

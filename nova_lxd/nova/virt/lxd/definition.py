@@ -10,6 +10,7 @@ Every value is validated here, before anything is created in LXD.
 import re
 
 from nova import exception
+from nova.virt import driver
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 
@@ -81,6 +82,31 @@ def uts_name(hostname):
     if len(hostname) <= HOST_NAME_MAX:
         return hostname
     return hostname.split('.', 1)[0]
+
+
+def check_disks(instance, block_device_info):
+    """Refuse the disks a container cannot have, before anything exists.
+
+    :param instance: nova Instance (uses ``uuid``, ``flavor.swap`` MiB).
+    :param block_device_info: nova's block device info dict or None.
+    :raises UnsupportedDisk: volumes, ephemeral disks (not implemented
+        yet) or swap (a container swaps to the host's swap, within
+        ``limits.memory``; it has no disk of its own to swap to).
+    """
+    if (driver.block_device_info_get_mapping(block_device_info) or
+            driver.block_device_info_get_ephemerals(block_device_info)):
+        raise lxd_exception.UnsupportedDisk(
+            instance=instance.uuid, what='volumes or ephemeral disks',
+            reason='not implemented yet; boot from an image with a flavor '
+                   'without ephemeral disk')
+    swap = driver.block_device_info_get_swap(block_device_info) or {}
+    if instance.flavor.swap or swap.get('swap_size'):
+        raise lxd_exception.UnsupportedDisk(
+            instance=instance.uuid,
+            what=f'a swap disk ({instance.flavor.swap} MiB)',
+            reason="a container has no disk of its own to swap to and uses "
+                   "the host's swap within limits.memory; use a flavor with "
+                   "swap 0")
 
 
 def instance_config(instance, flavor, extra_specs):

@@ -165,15 +165,6 @@ class LXDDriver(driver.ComputeDriver):
                 CONF.lxd.pool)['driver']
         return CONF.lxd.pool, self._pool_driver
 
-    @staticmethod
-    def _check_block_devices(block_device_info):
-        if (driver.block_device_info_get_mapping(block_device_info) or
-                driver.block_device_info_get_ephemerals(block_device_info)):
-            raise exception.InvalidBDMFormat(
-                details='the LXD driver does not attach volumes or '
-                        'ephemeral disks yet; boot from an image with a '
-                        'flavor without ephemeral disk')
-
     def _definition(self, instance, network_info):
         """Validate everything and build the LXD instance definition."""
         specs = instance.flavor.extra_specs
@@ -198,26 +189,26 @@ class LXDDriver(driver.ComputeDriver):
         Anything created is removed again when a step fails, and the
         original error is raised.
         """
-        self._check_block_devices(block_device_info)
+        definition.check_disks(instance, block_device_info)
         vifs.check_vif_types(network_info)
         if self.instance_exists(instance):
             raise exception.InstanceExists(name=instance.name)
         # Everything is validated before the image is imported.
-        definition = self._definition(instance, network_info)
+        body = self._definition(instance, network_info)
         self._plugger.check(network_info)
-        definition['source']['alias'] = self._images.ensure_image(
+        body['source']['alias'] = self._images.ensure_image(
             context, image_meta)
         try:
             if configdrive.required_by(instance):
                 source = instance_files.build_config_drive(
                     instance, injected_files, admin_password, network_info)
-                definition['devices']['config'] = (
+                body['devices']['config'] = (
                     instance_files.config_drive_device(source))
                 configdrive.update_instance(instance)
             if power_on:
-                self._create_and_start(instance, network_info, definition)
+                self._create_and_start(instance, network_info, body)
             else:
-                self._create(instance, network_info, definition)
+                self._create(instance, network_info, body)
         except Exception:
             with excutils.save_and_reraise_exception():
                 LOG.error('Spawn failed; removing what was created',

@@ -51,6 +51,12 @@ class UnsupportedVIFType(exception.InvalidInput):
                'the port with a supported mechanism driver.')
 
 
+class UnsupportedDisk(exception.InvalidInput):
+    # InvalidInput: the build aborts with this message, no reschedule.
+    msg_fmt = ('Instance %(instance)s asks for %(what)s, which the LXD '
+               'driver cannot give a container: %(reason)s.')
+
+
 class InvalidPort(exception.InvalidInput):
     msg_fmt = ('Port %(port_id)s cannot be plugged into an LXD container: '
                '%(reason)s.')
