@@ -51,8 +51,18 @@ MISSING = {
         'inventory).'),
 }
 
+_NO_FIP_TRAFFIC = (
+    'Not the driver: the test reaches the server through a floating IP '
+    "from tempest's host (SSH or ping).  The one-node test cloud has no "
+    'gateway chassis because the userspace Open vSwitch of its machine '
+    '(3.1, netdev datapath) aborts on NATed packets, so floating IPs carry '
+    'no traffic there (doc/source/cloud.rst).')
+
 # Regex on a failed tempest test's name -> why it fails.
 TEMPEST_FAILURES = {
     r'ServerDiagnosticsV248Test': MISSING[
         'Server diagnostics, API 2.48 and later'],
+    r'^tempest\.scenario\.(test_network_advanced_server_ops|'
+    r'test_network_basic_ops|test_network_v6|'
+    r'test_security_groups_basic_ops)\.': _NO_FIP_TRAFFIC,
 }
