@@ -31,9 +31,6 @@ from nova_lxd.aio import steps
 PREFIX = 'smoke-'
 SERVERS = ('smoke-1', 'smoke-2')
 CIDR = '10.99.0.0/24'
-# Floating IPs have no name: an earlier smoke test's carried this
-# description (cleanup() still removes them).
-FIP_MARK = 'smoke-fip'
 
 
 class CLIError(Exception):
@@ -89,10 +86,6 @@ class Smoke:
         for server in osc('server', 'list', '--name', f'^{PREFIX}'):
             osc('server', 'delete', '--wait', server['ID'], parse=False)
             gone.append(server['Name'])
-        for fip in osc('floating', 'ip', 'list', '--long'):
-            if fip['Description'] == FIP_MARK:
-                osc('floating', 'ip', 'delete', fip['ID'], parse=False)
-                gone.append(fip['Floating IP Address'])
         for router in osc('router', 'list', '--name', 'smoke-router'):
             for subnet in osc('subnet', 'list', '--name', 'smoke-subnet'):
                 subprocess.run(['openstack', 'router', 'remove', 'subnet',

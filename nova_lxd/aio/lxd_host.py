@@ -8,31 +8,25 @@ Used by ``tools/lib/host-setup.sh`` and the DevStack plugin
 
 Each only creates what is missing and never changes what exists.  The
 daemon is ``$LXD_DIR/unix.socket`` when ``LXD_DIR`` is set (as LXD's own
-tools read it), else found as the driver finds it.  Exit status 0 and one
+tools read it), else the snap's or the apt one.  Exit status 0 and one
 line saying what was done; 1 and the reason on stderr.
 """
-import os
 import sys
 
 import pylxd
 from pylxd import exceptions as lxd_exc
 
-from nova_lxd.nova.virt.lxd import exception as lxd_exception
-from nova_lxd.nova.virt.lxd import session as lxd_session
-
 
 def connect(timeout=60):
-    """A pylxd client for the local daemon (default project)."""
-    if os.environ.get('LXD_DIR'):
-        endpoint = os.path.join(os.environ['LXD_DIR'], 'unix.socket')
-        # pylxd takes a path that does not exist for a URL.
-        if not os.path.exists(endpoint):
-            raise lxd_exception.LXDUnreachable(
-                endpoint=endpoint, error='no such socket',
-                fix='Start LXD or correct LXD_DIR.')
-    else:
-        endpoint, _https = lxd_session.find_endpoint('')
-    return pylxd.Client(endpoint=endpoint, timeout=timeout)
+    """A pylxd client for the local daemon (default project).
+
+    pylxd itself looks for ``$LXD_DIR/unix.socket``, then the snap's
+    socket, then the apt one: the driver's order for an empty
+    ``[lxd] endpoint``.
+
+    :raises pylxd.exceptions.ClientConnectionFailed: no daemon answers.
+    """
+    return pylxd.Client(timeout=timeout)
 
 
 def ensure_pool(client, name, driver):
@@ -77,10 +71,14 @@ def main(argv=None):
         else:
             print(__doc__, file=sys.stderr)
             return 2
-    except (lxd_exc.LXDAPIException, lxd_exc.ClientConnectionFailed,
-            lxd_exception.LXDUnreachable) as e:
-        print(f'lxd_host {" ".join(argv)}: {e or type(e).__name__}',
+    except lxd_exc.ClientConnectionFailed as e:
+        print(f'lxd_host {" ".join(argv)}: no LXD daemon answers at '
+              '$LXD_DIR/unix.socket, the snap socket or the apt one '
+              f'({e or type(e).__name__}); start LXD or set LXD_DIR',
               file=sys.stderr)
+        return 1
+    except lxd_exc.LXDAPIException as e:
+        print(f'lxd_host {" ".join(argv)}: LXD refused: {e}', file=sys.stderr)
         return 1
     return 0
 

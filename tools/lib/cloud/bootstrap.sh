@@ -163,18 +163,11 @@ images() {
 # PUBLIC_CIDR), marked the default external network, and a shared default
 # subnet pool.  Nova's auto-allocated networks, routers with a gateway and
 # floating IPs need them.  No chassis here maps the physnet or may host a
-# router gateway, so OVN never NATs a packet: the userspace Open vSwitch of
-# this machine (3.1, netdev datapath) aborts on the first NATed packet
-# (conntrack.c conn_update_state assertion, measured twice).  Settings an
-# earlier version of this function made are removed.
+# router gateway, so floating IPs carry no traffic: the userspace Open
+# vSwitch of this machine (3.1, netdev datapath) aborts in its conntrack NAT
+# code (conn_update_state assertion, doc/source/cloud.rst).
 public_network() {
-    local gw=${PUBLIC_CIDR%.*}.1 key
-    for key in ovn-bridge-mappings ovn-cms-options; do
-        if ovs-vsctl --if-exists get Open_vSwitch . "external_ids:$key" | grep -q .; then
-            run ovs-vsctl remove Open_vSwitch . external_ids "$key"
-        fi
-    done
-    run ovs-vsctl --if-exists del-br br-ex
+    local gw=${PUBLIC_CIDR%.*}.1
     if ! osc network show public >/dev/null 2>&1; then
         run osc network create --external --default --provider-network-type flat \
             --provider-physical-network public public

@@ -100,10 +100,10 @@ def check_disks(instance, block_device_info):
             reason='not implemented yet; boot from an image with a flavor '
                    'without ephemeral disk')
     swap = driver.block_device_info_get_swap(block_device_info) or {}
-    if instance.flavor.swap or swap.get('swap_size'):
+    swap_mb = instance.flavor.swap or swap.get('swap_size')
+    if swap_mb:
         raise lxd_exception.UnsupportedDisk(
-            instance=instance.uuid,
-            what=f'a swap disk ({instance.flavor.swap} MiB)',
+            instance=instance.uuid, what=f'a swap disk ({swap_mb} MiB)',
             reason="a container has no disk of its own to swap to and uses "
                    "the host's swap within limits.memory; use a flavor with "
                    "swap 0")
