@@ -73,7 +73,10 @@ create_databases() {
 
 # create_rabbit_user: the `openstack` RabbitMQ user (idempotent).
 create_rabbit_user() {
-    if ! rabbitmqctl -q list_users 2>>"$LOG" | grep -q '^openstack\b'; then
+    local users
+    # Whole, not piped to grep -q (pipefail; see sync_databases).
+    users=$(rabbitmqctl -q list_users 2>>"$LOG") || die "rabbitmqctl list_users failed; see $LOG"
+    if ! grep -q '^openstack\b' <<<"$users"; then
         run rabbitmqctl add_user openstack "$RABBIT_PASSWORD"
     fi
     run rabbitmqctl set_permissions openstack '.*' '.*' '.*'

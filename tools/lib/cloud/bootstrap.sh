@@ -52,7 +52,7 @@ compute_user() {
 # root and cannot open the OVSDB unix socket).
 ovsdb_manager() {
     local target=ptcp:${OVSDB_TCP##*:}:$HOST_IP
-    if ! ovs-vsctl get-manager | grep -qx "$target"; then
+    if ! grep -qx "$target" <<<"$(ovs-vsctl get-manager)"; then
         run ovs-vsctl -- --id=@m create Manager "target=\"$target\"" \
             -- add Open_vSwitch . manager_options @m
     fi
@@ -67,15 +67,16 @@ sync_databases() {
     run "$v/neutron-db-manage" --config-file "$e/neutron/neutron.conf" \
         --config-file "$e/neutron/ml2_conf.ini" upgrade head
     run "$v/nova-manage" --config-file "$e/nova/nova.conf" api_db sync
-    if ! "$v/nova-manage" --config-file "$e/nova/nova.conf" cell_v2 list_cells 2>>"$LOG" |
-        grep -q ' cell0 '; then
+    # Read the list whole: `nova-manage ... | grep -q` fails under pipefail
+    # whenever grep exits before nova-manage has written everything.
+    local cells
+    cells=$("$v/nova-manage" --config-file "$e/nova/nova.conf" cell_v2 list_cells 2>>"$LOG") ||
+        die "nova-manage cell_v2 list_cells failed; see $LOG"
+    grep -q ' cell0 ' <<<"$cells" ||
         run "$v/nova-manage" --config-file "$e/nova/nova.conf" cell_v2 map_cell0 \
             --database_connection "$(db_url nova_cell0)"
-    fi
-    if ! "$v/nova-manage" --config-file "$e/nova/nova.conf" cell_v2 list_cells 2>>"$LOG" |
-        grep -q ' cell1 '; then
+    grep -q ' cell1 ' <<<"$cells" ||
         run "$v/nova-manage" --config-file "$e/nova/nova.conf" cell_v2 create_cell --name cell1
-    fi
     run "$v/nova-manage" --config-file "$e/nova/nova.conf" db sync
     say "databases synced"
 }
