@@ -3,7 +3,7 @@
 Used by ``tools/lib/host-setup.sh`` and the DevStack plugin
 (``devstack/lib/nova-lxd``) so that neither talks to LXD over raw HTTP::
 
-    python -m nova_lxd.aio.lxd_host ensure-pool NAME DRIVER
+    python -m nova_lxd.aio.lxd_host ensure-pool NAME DRIVER [KEY=VALUE...]
     python -m nova_lxd.aio.lxd_host ensure-https ADDRESS
 
 Each only creates what is missing and never changes what exists.  The
@@ -29,18 +29,20 @@ def connect(timeout=60):
     return pylxd.Client(timeout=timeout)
 
 
-def ensure_pool(client, name, driver):
+def ensure_pool(client, name, driver, config=None):
     """Create storage pool ``name`` with LXD driver ``driver`` (dir, btrfs,
-    zfs, lvm, ceph...; LXD's default source and size) unless a pool of that
-    name exists, whatever its driver.
+    zfs, lvm, ceph...) unless a pool of that name exists, whatever its
+    driver and configuration.
 
+    :param config: LXD pool keys, e.g. ``{'size': '6GiB'}`` for a btrfs
+        pool on a loop file LXD makes; empty: LXD's default source and size.
     :returns: True when the pool was created.
     :raises pylxd.exceptions.LXDAPIException: LXD refused the pool.
     """
     if client.storage_pools.exists(name):
         return False
     client.storage_pools.create({'name': name, 'driver': driver,
-                                 'config': {}})
+                                 'config': dict(config or {})})
     return True
 
 
@@ -60,8 +62,10 @@ def main(argv=None):
     """Command line: see the module's docstring."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        if argv[:1] == ['ensure-pool'] and len(argv) == 3:
-            made = ensure_pool(connect(), argv[1], argv[2])
+        config = dict(a.split('=', 1) for a in argv[3:] if '=' in a)
+        if (argv[:1] == ['ensure-pool'] and len(argv) >= 3 and
+                len(config) == len(argv) - 3):
+            made = ensure_pool(connect(), argv[1], argv[2], config)
             print(f'storage pool {argv[1]} ' +
                   (f'created ({argv[2]})' if made else 'ok'))
         elif argv[:1] == ['ensure-https'] and len(argv) == 2:

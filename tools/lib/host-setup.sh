@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this host for nova-lxd development and tests (idempotent):
-#   Debian packages, a running LXD daemon, a `default` storage pool when
-#   there is none, and the venv with nova-lxd installed in editable mode.
+#   Debian packages, a running LXD daemon, the storage pools `default` (dir)
+#   and `btrfs` (loop file) when missing, and the venv with nova-lxd installed in editable mode.
 # Execute it or source it; either way it prints one short line per step and
 # logs details to /var/log/nova-lxd/host-setup.log.  On failure it exits
 # (or returns, when sourced) non-zero with a message on stderr.
@@ -113,13 +113,19 @@ sys.exit(not (u.find_spec("nova.virt.lxd") and u.find_spec("nova.virt.nova_lxd")
         die "nova.virt.lxd / nova.virt.nova_lxd not found in $venv"
     say "venv ok ($venv)"
 
-    # --- d. storage pool `default` and an https listener on loopback ---------
+    # --- d. storage pools `default` (dir), `btrfs`; https on loopback ----------
     # Only when absent, through pylxd (nova_lxd.aio.lxd_host).  The listener
     # is for the https endpoint tests (client certificates) and, later, for
     # migrations between daemons; never on an outside address.
     local line
     line=$("$py" -m nova_lxd.aio.lxd_host ensure-pool default dir 2>>"$log") ||
         die "could not create the dir storage pool 'default' (log $log)"
+    say "$line"
+    # A pool that clones (LXD's optimised image volumes, root quotas): btrfs
+    # on a sparse loop file LXD makes under its own directory.
+    line=$("$py" -m nova_lxd.aio.lxd_host ensure-pool btrfs btrfs size=8GiB \
+        2>>"$log") ||
+        die "could not create the btrfs storage pool 'btrfs' (log $log)"
     say "$line"
     line=$("$py" -m nova_lxd.aio.lxd_host ensure-https 127.0.0.1:8443 2>>"$log") ||
         die "could not make LXD listen on 127.0.0.1:8443 (log $log)"

@@ -73,6 +73,9 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
     ADMIN_API = True
     microversion = 'latest'
     IMAGE_ENV = 'NOVA_LXD_TEST_BUSYBOX_IMAGE'
+    # [lxd] pool of the compute service: `default` (dir) or `btrfs`, both
+    # made by tools/lib/host-setup.sh.
+    POOL = 'default'
 
     def setUp(self):
         self.image_file = image_path(self.IMAGE_ENV)
@@ -90,7 +93,7 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
         # the compute service has stopped.
         self.useFixture(self.project)
         self.flags(compute_driver='nova_lxd.nova.virt.lxd.LXDDriver')
-        self.flags(project=self.project.name, pool='default', group='lxd')
+        self.flags(project=self.project.name, pool=self.POOL, group='lxd')
         self.flags_instances_path = self.useFixture(fixtures.TempDir()).path
         self.flags(instances_path=self.flags_instances_path)
         return super()._setup_compute_service()
@@ -117,11 +120,13 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
             return self.glance.create(None, meta, data=data)['id']
 
     def create_flavor_with(self, vcpus=1, memory_mb=256, root_gb=1,
-                           extra_specs=None):
-        """Create a flavor through the API; return its id."""
+                           extra_specs=None, ephemeral_gb=0):
+        """Create a flavor through the API (sizes in GiB, memory in MiB);
+        return its id."""
         flavor = self.admin_api.post_flavor({'flavor': {
             'name': 'f-' + uuid.uuid4().hex[:6], 'vcpus': vcpus,
-            'ram': memory_mb, 'disk': root_gb}})
+            'ram': memory_mb, 'disk': root_gb,
+            'OS-FLV-EXT-DATA:ephemeral': ephemeral_gb}})
         if extra_specs:
             self.admin_api.post_extra_spec(
                 flavor['id'], {'extra_specs': extra_specs})

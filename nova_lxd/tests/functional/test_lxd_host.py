@@ -1,7 +1,9 @@
 """nova_lxd.aio.lxd_host (host-setup and the DevStack plugin) on the real
 daemon."""
+import io
 import uuid
 
+import fixtures
 import testtools
 
 from nova_lxd.aio import lxd_host
@@ -38,5 +40,10 @@ class EnsurePoolTest(testtools.TestCase):
                          self.client.host_info['config']['core.https_address'])
 
     def test_cli_reports_what_it_did(self):
+        out, err = io.StringIO(), io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
         self.assertEqual(0, lxd_host.main(['ensure-pool', 'default', 'dir']))
+        self.assertEqual('storage pool default ok\n', out.getvalue())
         self.assertEqual(2, lxd_host.main(['ensure-pool', 'default']))
+        self.assertIn('ensure-pool NAME DRIVER', err.getvalue())

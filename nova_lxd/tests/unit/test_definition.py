@@ -97,37 +97,6 @@ class InstanceConfigTest(testtools.TestCase):
 
 class DevicesTest(testtools.TestCase):
 
-    def test_root_size_only_on_quota_pools(self):
-        dir_root = definition.root_disk_device('default', 'dir', 10, {})
-        btrfs_root = definition.root_disk_device('fast', 'btrfs', 10, {})
-        self.assertEqual({'type': 'disk', 'path': '/', 'pool': 'default'},
-                         dir_root)
-        self.assertEqual('10GiB', btrfs_root['size'])
-        self.assertEqual('fast', btrfs_root['pool'])
-
-    def test_root_zfs_lvm_ceph_get_size(self):
-        # No ZFS/LVM/Ceph on the test machine: checks the config we send.
-        for driver in ('zfs', 'lvm', 'ceph'):
-            device = definition.root_disk_device('p', driver, 20, {})
-            self.assertEqual('20GiB', device['size'], driver)
-
-    def test_root_gb_zero_means_image_size(self):
-        self.assertNotIn('size',
-                         definition.root_disk_device('p', 'zfs', 0, {}))
-
-    def test_disk_io_limits(self):
-        device = definition.root_disk_device(
-            'p', 'dir', 0, {'quota:disk_read_bytes_sec': '10485760',
-                            'quota:disk_write_iops_sec': '200'})
-        self.assertEqual('10485760B', device['limits.read'])
-        self.assertEqual('200iops', device['limits.write'])
-
-    def test_bytes_and_iops_conflict(self):
-        self.assertRaises(
-            lxd_exception.InvalidExtraSpec, definition.root_disk_device,
-            'p', 'dir', 0, {'quota:disk_read_bytes_sec': '1',
-                            'quota:disk_read_iops_sec': '1'})
-
     def test_nic_limits_kib_to_kbit(self):
         self.assertEqual(
             {'limits.ingress': '8000kbit', 'limits.egress': '800kbit'},
@@ -150,37 +119,3 @@ class DevicesTest(testtools.TestCase):
         self.assertEqual({'type': 'image', 'alias': 'img'}, body['source'])
         self.assertEqual('container', body['type'])
         self.assertEqual(['site'], body['profiles'])
-
-
-class CheckDisksTest(testtools.TestCase):
-    """Disks a container cannot have are refused (nova aborts the build on
-    this InvalidInput instead of rescheduling it)."""
-
-    def bdi(self, mapping=(), ephemerals=(), swap=None):
-        return {'block_device_mapping': list(mapping),
-                'ephemerals': list(ephemerals), 'swap': swap,
-                'root_device_name': None}
-
-    def test_image_boot_without_extra_disks_passes(self):
-        definition.check_disks(_instance(), None)
-        definition.check_disks(_instance(), self.bdi())
-
-    def test_volumes_and_ephemerals_refused(self):
-        for bdi in (self.bdi(mapping=[{'mount_device': '/dev/sdb'}]),
-                    self.bdi(ephemerals=[{'size': 1}])):
-            e = self.assertRaises(lxd_exception.UnsupportedDisk,
-                                  definition.check_disks, _instance(), bdi)
-            self.assertIsInstance(e, exception.InvalidInput)
-            self.assertIn('volumes or ephemeral disks', str(e))
-
-    def test_swap_refused_never_ignored(self):
-        inst = _instance()
-        inst.flavor.swap = 512
-        e = self.assertRaises(lxd_exception.UnsupportedDisk,
-                              definition.check_disks, inst, None)
-        self.assertIn('a swap disk (512 MiB)', str(e))
-        self.assertIn('use a flavor with swap 0', str(e))
-        self.assertRaises(lxd_exception.UnsupportedDisk,
-                          definition.check_disks, _instance(),
-                          self.bdi(swap={'swap_size': 256,
-                                         'device_name': '/dev/sdc'}))

@@ -2,25 +2,18 @@
 
 Follows nova's flavor model (vcpus: CPU count, memory_mb: MiB, root_gb: GiB)
 and LXD's instance options
-(https://documentation.ubuntu.com/lxd/en/latest/reference/instance_options/)
-and disk device options
-(https://documentation.ubuntu.com/lxd/en/latest/reference/devices_disk/).
+(https://documentation.ubuntu.com/lxd/en/latest/reference/instance_options/);
+disks are the disks module's.
 Every value is validated here, before anything is created in LXD.
 """
 import re
 
 from nova import exception
-from nova.virt import driver
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 
 UUID_KEY = 'user.nova.instance_uuid'
 SUSPENDED_KEY = 'user.nova.suspended'
-
-# Pool drivers on which LXD enforces a root disk ``size``; ``dir`` has no
-# quota, so a size there would only make instance creation fail.
-QUOTA_POOL_DRIVERS = frozenset(
-    {'btrfs', 'zfs', 'lvm', 'ceph', 'powerflex', 'pure'})
 
 _HOSTNAME = re.compile(r'^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?'
                        r'(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', re.I)
@@ -29,7 +22,11 @@ _BOOLEANS = {'true': 'true', 'false': 'false', '1': 'true', '0': 'false',
              'yes': 'true', 'no': 'false'}
 
 
-def _positive_int(key, value, minimum=1):
+def positive_int(key, value, minimum=1):
+    """``value`` as an int >= ``minimum``.
+
+    :raises InvalidExtraSpec: naming ``key`` when it is not one.
+    """
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -52,7 +49,7 @@ def _boolean(key, value):
 # ``lxd:<LXD key>`` extra specs passed through after validation.
 _LXD_PASSTHROUGH = {
     'lxd:security.nesting': _boolean,
-    'lxd:limits.processes': _positive_int,
+    'lxd:limits.processes': positive_int,
 }
 
 
@@ -62,8 +59,8 @@ def _cpu_allowance(specs):
     period = specs.get('quota:cpu_period', 100000)
     if quota is None:
         return {}
-    quota_us = _positive_int('quota:cpu_quota', quota, minimum=1000)
-    period_us = _positive_int('quota:cpu_period', period, minimum=1000)
+    quota_us = positive_int('quota:cpu_quota', quota, minimum=1000)
+    period_us = positive_int('quota:cpu_period', period, minimum=1000)
     # LXD takes the CFS quota and period in whole milliseconds.
     return {'limits.cpu.allowance':
             f'{quota_us // 1000}ms/{period_us // 1000}ms'}
@@ -84,31 +81,6 @@ def uts_name(hostname):
     return hostname.split('.', 1)[0]
 
 
-def check_disks(instance, block_device_info):
-    """Refuse the disks a container cannot have, before anything exists.
-
-    :param instance: nova Instance (uses ``uuid``, ``flavor.swap`` MiB).
-    :param block_device_info: nova's block device info dict or None.
-    :raises UnsupportedDisk: volumes, ephemeral disks (not implemented
-        yet) or swap (a container swaps to the host's swap, within
-        ``limits.memory``; it has no disk of its own to swap to).
-    """
-    if (driver.block_device_info_get_mapping(block_device_info) or
-            driver.block_device_info_get_ephemerals(block_device_info)):
-        raise lxd_exception.UnsupportedDisk(
-            instance=instance.uuid, what='volumes or ephemeral disks',
-            reason='not implemented yet; boot from an image with a flavor '
-                   'without ephemeral disk')
-    swap = driver.block_device_info_get_swap(block_device_info) or {}
-    swap_mb = instance.flavor.swap or swap.get('swap_size')
-    if swap_mb:
-        raise lxd_exception.UnsupportedDisk(
-            instance=instance.uuid, what=f'a swap disk ({swap_mb} MiB)',
-            reason="a container has no disk of its own to swap to and uses "
-                   "the host's swap within limits.memory; use a flavor with "
-                   "swap 0")
-
-
 def instance_config(instance, flavor, extra_specs):
     """LXD ``config`` keys for an instance.
 
@@ -122,9 +94,9 @@ def instance_config(instance, flavor, extra_specs):
     """
     config = {
         UUID_KEY: instance.uuid,
-        'limits.cpu': str(_positive_int('vcpus', flavor.vcpus)),
+        'limits.cpu': str(positive_int('vcpus', flavor.vcpus)),
         # Nova accounts memory in MiB; LXD's "MB" would be decimal.
-        'limits.memory': f"{_positive_int('memory_mb', flavor.memory_mb)}MiB",
+        'limits.memory': f"{positive_int('memory_mb', flavor.memory_mb)}MiB",
         'security.privileged': 'false',
         # Nova, not LXD, decides what runs after a host reboot
         # ([DEFAULT] resume_guests_state_on_host_boot).
@@ -151,40 +123,6 @@ def instance_config(instance, flavor, extra_specs):
     return config
 
 
-def _io_limit(specs, direction):
-    """quota:disk_<direction>_{bytes,iops}_sec -> LXD limits.<direction>."""
-    bytes_key = f'quota:disk_{direction}_bytes_sec'
-    iops_key = f'quota:disk_{direction}_iops_sec'
-    if bytes_key in specs and iops_key in specs:
-        raise lxd_exception.InvalidExtraSpec(
-            key=iops_key, value=specs[iops_key],
-            reason=f'LXD takes either {bytes_key} or {iops_key}, not both')
-    if bytes_key in specs:
-        return {f'limits.{direction}':
-                f'{_positive_int(bytes_key, specs[bytes_key])}B'}
-    if iops_key in specs:
-        return {f'limits.{direction}':
-                f'{_positive_int(iops_key, specs[iops_key])}iops'}
-    return {}
-
-
-def root_disk_device(pool, pool_driver, root_gb, extra_specs):
-    """The ``root`` disk device of an instance.
-
-    :param pool: LXD storage pool name.
-    :param pool_driver: the pool's driver (dir, btrfs, zfs, lvm, ceph...).
-    :param root_gb: flavor root disk in GiB; 0 means the image's size.
-    :param extra_specs: flavor extra specs (disk I/O quotas).
-    :returns: LXD device dict.
-    """
-    device = {'type': 'disk', 'path': '/', 'pool': pool}
-    if root_gb and pool_driver in QUOTA_POOL_DRIVERS:
-        device['size'] = f'{int(root_gb)}GiB'
-    device.update(_io_limit(extra_specs, 'read'))
-    device.update(_io_limit(extra_specs, 'write'))
-    return device
-
-
 # LXD nic limits have a rate only: no peak rate, no burst size.
 UNENFORCED_VIF_QUOTAS = tuple(
     f'quota:vif_{direction}_{kind}' for direction in ('inbound', 'outbound')
@@ -207,13 +145,13 @@ def nic_limits(extra_specs):
     """
     for key in UNENFORCED_VIF_QUOTAS:
         if key in extra_specs:
-            _positive_int(key, extra_specs[key])
+            positive_int(key, extra_specs[key])
     limits = {}
     for direction, lxd_key in (('inbound', 'limits.ingress'),
                                ('outbound', 'limits.egress')):
         key = f'quota:vif_{direction}_average'
         if key in extra_specs:
-            kib = _positive_int(key, extra_specs[key])
+            kib = positive_int(key, extra_specs[key])
             limits[lxd_key] = f'{kib * 8}kbit'
     return limits
 

@@ -20,7 +20,9 @@ from nova_lxd.nova.virt.lxd import console
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import diagnostics
+from nova_lxd.nova.virt.lxd import disks
 from nova_lxd.nova.virt.lxd import image_store
+from nova_lxd.nova.virt.lxd import local_disks
 from nova_lxd.nova.virt.lxd import plug
 from nova_lxd.nova.virt.lxd import power
 from nova_lxd.nova.virt.lxd import resources
@@ -54,6 +56,7 @@ class LXDDriver(driver.ComputeDriver):
         self._resources = resources.HostResources(self._session)
         self._console = console.ConsoleLog(self._session)
         self._plugger = plug.VIFPlugger()
+        self._ephemerals = local_disks.EphemeralDisks(self._session)
         self._pool_driver = None
 
     # -- host -------------------------------------------------------------
@@ -70,6 +73,7 @@ class LXDDriver(driver.ComputeDriver):
             LOG.info('Created LXD project %s', CONF.lxd.project)
         pool = self._session.storage_pool(CONF.lxd.pool)
         self._pool_driver = pool['driver']
+        local_disks.warn_about_pool(pool)
         missing = sorted(set(CONF.lxd.profiles) -
                          set(self._session.profile_names()))
         if missing:
@@ -165,8 +169,9 @@ class LXDDriver(driver.ComputeDriver):
                 CONF.lxd.pool)['driver']
         return CONF.lxd.pool, self._pool_driver
 
-    def _definition(self, instance, network_info):
-        """Validate everything and build the LXD instance definition."""
+    def _definition(self, instance, network_info, block_device_info):
+        """Validate everything; return the LXD instance definition and the
+        ephemeral volumes to create for it."""
         specs = instance.flavor.extra_specs
         unenforced = sorted(set(specs) & set(definition.UNENFORCED_VIF_QUOTAS))
         if unenforced and network_info:
@@ -176,9 +181,12 @@ class LXDDriver(driver.ComputeDriver):
         config = definition.instance_config(instance, instance.flavor, specs)
         pool, pool_driver = self._pool()
         devices = vifs.nic_devices(network_info, specs)
-        devices['root'] = definition.root_disk_device(
+        devices['root'] = disks.root_disk_device(
             pool, pool_driver, instance.flavor.root_gb, specs)
-        return definition.instance_definition(
+        volumes, disk_devices = self._ephemerals.plan(
+            instance, block_device_info, pool, pool_driver)
+        devices.update(disk_devices)
+        return volumes, definition.instance_definition(
             instance.name, None, config, devices, CONF.lxd.profiles)
 
     def spawn(self, context, instance, image_meta, injected_files,
@@ -189,16 +197,18 @@ class LXDDriver(driver.ComputeDriver):
         Anything created is removed again when a step fails, and the
         original error is raised.
         """
-        definition.check_disks(instance, block_device_info)
+        disks.check_disks(instance, block_device_info)
         vifs.check_vif_types(network_info)
         if self.instance_exists(instance):
             raise exception.InstanceExists(name=instance.name)
         # Everything is validated before the image is imported.
-        body = self._definition(instance, network_info)
+        volumes, body = self._definition(instance, network_info,
+                                         block_device_info)
         self._plugger.check(network_info)
         body['source']['alias'] = self._images.ensure_image(
             context, image_meta)
         try:
+            self._ephemerals.create(CONF.lxd.pool, volumes)
             if configdrive.required_by(instance):
                 source = instance_files.build_config_drive(
                     instance, injected_files, admin_password, network_info)
@@ -248,21 +258,28 @@ class LXDDriver(driver.ComputeDriver):
             if CONF.vif_plugging_is_fatal:
                 raise exception.VirtualInterfaceCreateException()
 
-    def _remove(self, instance, network_info):
-        """Stop and delete the container, unplug its ports and remove its
-        host files; idempotent."""
+    def _remove(self, instance, network_info, destroy_disks=True):
+        """Stop and delete the container, unplug its ports, delete its
+        ephemeral volumes (with ``destroy_disks``) and remove its host
+        files; idempotent."""
+        devices = {}
         with contextlib.suppress(exception.InstanceNotFound):
+            devices = self._session.get_instance(instance.name)['devices']
             self._power.kill(instance.name)
         self._session.delete_instance(instance.name)
         self._statuses.forget(instance.name)
         self._plugger.unplug(instance, network_info)
+        if destroy_disks:
+            self._ephemerals.delete(instance.name, CONF.lxd.pool,
+                                    self._ephemerals.volumes_of(devices))
         instance_files.remove_instance_dir(instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
-        """Delete the container and unplug its ports; an already-deleted
-        one is success."""
-        self._remove(instance, network_info)
+        """Delete the container and unplug its ports; its ephemeral volumes
+        too unless ``destroy_disks`` is False.  An already-deleted instance
+        is success."""
+        self._remove(instance, network_info, destroy_disks)
 
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,

@@ -5,7 +5,7 @@ the same file tree nova's ConfigDriveBuilder would put in the ISO
 (nova.api.metadata.base.InstanceMetadata.metadata_for_config_drive), in a
 host directory mounted read-only at ``/config-drive``, where cloud-init's
 ConfigDrive datasource looks for it.  The root disk device itself is built
-by :func:`nova_lxd.nova.virt.lxd.definition.root_disk_device`.
+by :func:`nova_lxd.nova.virt.lxd.disks.root_disk_device`.
 """
 import os
 import shutil

@@ -18,6 +18,7 @@ import requests
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import session_storage
 
 LOG = logging.getLogger(__name__)
 CONF = lxd_conf.CONF
@@ -61,7 +62,7 @@ def find_endpoint(endpoint):
         fix=_UNIX_FIX)
 
 
-class LXDSession:
+class LXDSession(session_storage.StorageCalls):
     """Blocking, error-mapped access to one LXD daemon and project."""
 
     def __init__(self, lxd_opts=None):
@@ -182,30 +183,10 @@ class LXDSession:
                     lxd_exc.LXDAPIExtensionNotAvailable) as e:
                 raise error(project=name, error=e) from e
 
-    def storage_pool(self, name):
-        """Return the pool's ``GET /1.0/storage-pools/<name>`` metadata.
-
-        :raises LXDStoragePoolNotFound: naming the pools that do exist.
-        """
-        with self._errors('read storage pool', name):
-            pools = self.client.api.storage_pools.get().json()['metadata']
-            names = sorted(p.rsplit('/', 1)[-1] for p in pools)
-            if name not in names:
-                raise lxd_exception.LXDStoragePoolNotFound(
-                    pool=name, pools=', '.join(names) or '(none)')
-            return self.client.api.storage_pools[name].get().json()[
-                'metadata']
-
     def host_resources(self):
         """``GET /1.0/resources`` metadata (cpu, memory in bytes...)."""
         with self._errors('read resources of', self.endpoint):
             return self.client.api.resources.get().json()['metadata']
-
-    def pool_resources(self, name):
-        """``GET /1.0/storage-pools/<name>/resources``: space in bytes."""
-        with self._errors('read resources of storage pool', name):
-            node = self.client.api.storage_pools[name].resources
-            return node.get().json()['metadata']
 
     def profile_names(self):
         """Names of the LXD profiles of the project."""

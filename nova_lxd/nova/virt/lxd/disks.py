@@ -1,0 +1,208 @@
+"""Flavor, block device info and pool -> LXD disks.  Pure: no I/O.
+
+Follows nova's units (root_gb and ephemeral sizes in GiB, swap in MiB) and
+LXD's storage model:
+
+* disk devices:
+  https://documentation.ubuntu.com/lxd/en/latest/reference/devices_disk/
+* pool drivers and what each can do (quotas, optimised image storage):
+  https://documentation.ubuntu.com/lxd/en/latest/reference/storage_drivers/
+* custom volumes (``POST /1.0/storage-pools/<pool>/volumes/custom``):
+  https://documentation.ubuntu.com/lxd/en/latest/howto/storage_volumes/
+
+Every value is validated here, before anything is created in LXD.
+"""
+from nova.virt import driver
+
+from nova_lxd.nova.virt.lxd import definition
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
+
+# Pool drivers on which LXD enforces a disk ``size``; ``dir`` has no
+# quota, so a size there would only make instance creation fail.
+QUOTA_POOL_DRIVERS = frozenset(
+    {'btrfs', 'zfs', 'lvm', 'ceph', 'powerflex', 'pure'})
+# Pool drivers whose instances LXD makes from an image volume kept in the
+# pool, by snapshot, instead of unpacking the image for every instance
+# (LXD's "optimized image storage"); lvm only with its thin pool.
+CLONE_POOL_DRIVERS = frozenset({'btrfs', 'zfs', 'lvm', 'ceph'})
+# Drivers whose custom volumes are block devices formatted by LXD
+# (``block.filesystem``); the others are directories of the pool.
+BLOCK_POOL_DRIVERS = frozenset({'lvm', 'ceph', 'powerflex', 'pure'})
+BLOCK_FILESYSTEMS = ('ext4', 'xfs', 'btrfs')
+
+# Where the ephemeral disks appear in the guest: the first where
+# cloud-init's default puts ``ephemeral0``, the others beside it.
+FIRST_EPHEMERAL_PATH = '/mnt'
+EPHEMERAL_VOLUME = '{instance}-ephemeral{num}'
+
+
+def pool_features(pool):
+    """What a storage pool gives instances.
+
+    :param pool: ``GET /1.0/storage-pools/<name>`` metadata (``driver``,
+        ``config``).
+    :returns: ``(quota, clone)``: True when LXD enforces disk sizes on the
+        pool, True when it clones instances from an image volume.
+    """
+    name = pool['driver']
+    clone = name in CLONE_POOL_DRIVERS
+    if name == 'lvm' and str(pool.get('config', {}).get(
+            'lvm.use_thinpool', 'true')).lower() == 'false':
+        clone = False
+    return name in QUOTA_POOL_DRIVERS, clone
+
+
+# nova's direction in quota:disk_<direction>_* -> LXD disk key.
+_IO_KEYS = {'read': 'limits.read', 'write': 'limits.write',
+            'total': 'limits.max'}
+
+
+def _io_limit(specs, direction):
+    """quota:disk_<direction>_{bytes,iops}_sec -> ``{LXD key: value}``."""
+    bytes_key = f'quota:disk_{direction}_bytes_sec'
+    iops_key = f'quota:disk_{direction}_iops_sec'
+    if bytes_key in specs and iops_key in specs:
+        raise lxd_exception.InvalidExtraSpec(
+            key=iops_key, value=specs[iops_key],
+            reason=f'LXD takes either {bytes_key} or {iops_key}, not both')
+    if bytes_key in specs:
+        return {_IO_KEYS[direction]:
+                f'{definition.positive_int(bytes_key, specs[bytes_key])}B'}
+    if iops_key in specs:
+        return {_IO_KEYS[direction]:
+                f'{definition.positive_int(iops_key, specs[iops_key])}iops'}
+    return {}
+
+
+def io_limits(extra_specs):
+    """quota:disk_{read,write,total}_{bytes,iops}_sec -> LXD disk limits.
+
+    ``read``/``write``/``total`` become ``limits.read``/``limits.write``/
+    ``limits.max``; bytes per second are sent with LXD's ``B`` suffix
+    (bytes/s), IOPS with ``iops``.  Every disk of the instance (root,
+    ephemeral, volumes) gets the same limits, as libvirt applies the
+    flavor's quotas to each of its disks.
+
+    :raises InvalidExtraSpec: a malformed value; bytes and IOPS both given
+        for one direction (LXD takes one); or a total with a read or write
+        limit (LXD's ``limits.max`` replaces both).
+    """
+    limits = {}
+    for direction in _IO_KEYS:
+        limits.update(_io_limit(extra_specs, direction))
+    if 'limits.max' in limits and len(limits) > 1:
+        key = next(k for k in sorted(extra_specs)
+                   if k.startswith('quota:disk_total_'))
+        raise lxd_exception.InvalidExtraSpec(
+            key=key, value=extra_specs[key],
+            reason='a total limit replaces the read and write limits in '
+                   'LXD; give either the total or read/write')
+    return limits
+
+
+def root_disk_device(pool, pool_driver, root_gb, extra_specs):
+    """The ``root`` disk device of an instance.
+
+    :param pool: LXD storage pool name.
+    :param pool_driver: the pool's driver (dir, btrfs, zfs, lvm, ceph...).
+    :param root_gb: flavor root disk in GiB; 0 means the image's size.
+    :param extra_specs: flavor extra specs (disk I/O quotas).
+    :returns: LXD device dict.
+    """
+    device = {'type': 'disk', 'path': '/', 'pool': pool}
+    if root_gb and pool_driver in QUOTA_POOL_DRIVERS:
+        device['size'] = f'{int(root_gb)}GiB'
+    device.update(io_limits(extra_specs))
+    return device
+
+
+def ephemeral_disks(instance, block_device_info):
+    """The ephemeral disks an instance must get.
+
+    :param instance: nova Instance (uses ``flavor.ephemeral_gb``, GiB).
+    :param block_device_info: nova's block device info dict or None; its
+        ``ephemerals`` (``num``, ``size`` GiB, ``guest_format``) win over
+        the flavor, as in nova's other drivers.
+    :returns: list of ``{'num': int, 'size': GiB, 'guest_format': str or
+        None}``, in ``num`` order.
+    """
+    found = driver.block_device_info_get_ephemerals(block_device_info)
+    if not found and instance.flavor.ephemeral_gb:
+        found = [{'num': 0, 'size': instance.flavor.ephemeral_gb}]
+    disks = [{'num': int(e.get('num') or 0), 'size': int(e['size']),
+              'guest_format': e.get('guest_format')} for e in found]
+    return sorted(disks, key=lambda d: d['num'])
+
+
+def ephemeral_volume_name(instance_name, num):
+    """LXD custom volume name of ephemeral disk ``num`` of an instance."""
+    return EPHEMERAL_VOLUME.format(instance=instance_name, num=num)
+
+
+def ephemeral_path(num):
+    """Guest path of ephemeral disk ``num``: /mnt, then /mnt/ephemeral1..."""
+    return FIRST_EPHEMERAL_PATH if num == 0 else f'/mnt/ephemeral{num}'
+
+
+def ephemeral_volume(instance, disk, pool_driver):
+    """``POST /1.0/storage-pools/<pool>/volumes/custom`` body of one disk.
+
+    :param instance: nova Instance (``name``, ``uuid``).
+    :param disk: one item of :func:`ephemeral_disks`.
+    :param pool_driver: the pool's driver.
+    :raises UnsupportedDisk: a guest_format LXD cannot make (swap, vfat,
+        ...), checked before anything exists.
+    """
+    config = {}
+    if disk['size'] and pool_driver in QUOTA_POOL_DRIVERS:
+        config['size'] = f"{disk['size']}GiB"
+    fmt = disk.get('guest_format')
+    if fmt and fmt not in BLOCK_FILESYSTEMS:
+        raise lxd_exception.UnsupportedDisk(
+            instance=instance.uuid,
+            what=f"ephemeral disk {disk['num']} formatted {fmt!r}",
+            reason='LXD formats volumes with ' + ', '.join(BLOCK_FILESYSTEMS)
+                   + '; leave the format unset or use one of these')
+    if fmt and pool_driver in BLOCK_POOL_DRIVERS:
+        config['block.filesystem'] = fmt
+    return {'name': ephemeral_volume_name(instance.name, disk['num']),
+            'type': 'custom', 'content_type': 'filesystem',
+            'description': f"Ephemeral disk {disk['num']} of nova instance "
+                           f"{instance.uuid}",
+            'config': config}
+
+
+def ephemeral_device(pool, disk, instance_name, extra_specs):
+    """The disk device that mounts an ephemeral volume in the guest.
+
+    :returns: ``(device name, LXD device dict)``.
+    """
+    device = {'type': 'disk', 'pool': pool,
+              'source': ephemeral_volume_name(instance_name, disk['num']),
+              'path': ephemeral_path(disk['num'])}
+    device.update(io_limits(extra_specs))
+    return f"ephemeral{disk['num']}", device
+
+
+def check_disks(instance, block_device_info):
+    """Refuse the disks a container cannot have, before anything exists.
+
+    :param instance: nova Instance (uses ``uuid``, ``flavor.swap`` MiB).
+    :param block_device_info: nova's block device info dict or None.
+    :raises UnsupportedDisk: volumes at boot (not implemented yet) or swap
+        (a container swaps to the host's swap, within ``limits.memory``;
+        it has no disk of its own to swap to).
+    """
+    if driver.block_device_info_get_mapping(block_device_info):
+        raise lxd_exception.UnsupportedDisk(
+            instance=instance.uuid, what='volumes at boot',
+            reason='not implemented yet; boot from an image and attach '
+                   'volumes once the server is ACTIVE')
+    swap = driver.block_device_info_get_swap(block_device_info) or {}
+    swap_mb = instance.flavor.swap or swap.get('swap_size')
+    if swap_mb:
+        raise lxd_exception.UnsupportedDisk(
+            instance=instance.uuid, what=f'a swap disk ({swap_mb} MiB)',
+            reason="a container has no disk of its own to swap to and uses "
+                   "the host's swap within limits.memory; use a flavor with "
+                   "swap 0")
