@@ -110,7 +110,8 @@ def configure_os_vif(ovsdb):
     CONF.set_override('ovsdb_connection', ovsdb, 'os_vif_ovs')
     os_vif.initialize(reset=True)  # plugins read their options on load
     helper = os.path.join(sys.prefix, 'bin', 'privsep-helper')
-    for group in ('vif_plug_ovs_privileged', 'nova_lxd_privileged'):
+    for group in ('vif_plug_ovs_privileged', 'nova_lxd_privileged',
+                  'nova_lxd_storage'):
         CONF.set_override('helper_command', helper, group)
 
 

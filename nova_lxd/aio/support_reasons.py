@@ -6,7 +6,6 @@ test that has no reason here.  Reasons are either what a container cannot
 do or the open work item that brings the feature.
 """
 
-_STORAGE = 'Not yet: storage work (Cinder volumes through os-brick).'
 _LIFECYCLE = ('Not yet: lifecycle work (LXD snapshots, publish and LXD '
               'migration between hosts).')
 
@@ -33,9 +32,9 @@ MISSING = {
     'Live migration': (
         'LXD documents containers as stop-to-migrate: CRIU checkpointing '
         'fails on current kernels.  Cold migration is the way to move one.'),
-    'Volume attach and detach': _STORAGE,
-    'Volume extend': _STORAGE,
-    'Volume multi-attach': _STORAGE,
+    'Volume multi-attach': (
+        'LXD mounts a volume\'s filesystem on the host for each container; '
+        'two mounts of one ext4/xfs filesystem corrupt it.  Not offered.'),
     'Set admin password': (
         'Containers get no admin password (tempest runs with '
         'enable_instance_password False); use a key pair, which cloud-init '

@@ -114,9 +114,10 @@ class DriverValidationTest(base.DriverTestCase):
         self.assertIn(vif['id'], str(e))
         self.assertNothingCreated(requests)
 
-    def test_volumes_refused(self):
-        bdi = {'block_device_mapping': [{'mount_device': '/dev/sdb'}],
-               'ephemerals': [], 'swap': None, 'root_device_name': None}
+    def test_root_volume_refused(self):
+        bdi = {'block_device_mapping': [{'mount_device': '/dev/vda',
+                                         'boot_index': 0}],
+               'ephemerals': [], 'swap': None, 'root_device_name': '/dev/vda'}
         requests = self.record_requests()
         self.assertRaises(lxd_exception.UnsupportedDisk, self.spawn,
                           self.instance(), block_device_info=bdi)

@@ -183,12 +183,20 @@ class CheckDisksTest(testtools.TestCase):
         disks.check_disks(_instance(ephemeral_gb=1),
                           _bdi(ephemerals=[{'size': 1}]))
 
-    def test_volumes_at_boot_refused(self):
-        e = self.assertRaises(
-            lxd_exception.UnsupportedDisk, disks.check_disks, _instance(),
-            _bdi(mapping=[{'mount_device': '/dev/sdb'}]))
-        self.assertIsInstance(e, exception.InvalidInput)
-        self.assertIn('volumes at boot', str(e))
+    def test_data_volumes_at_boot_pass(self):
+        disks.check_disks(_instance(), _bdi(mapping=[
+            {'mount_device': '/dev/vdb', 'boot_index': None},
+            {'mount_device': '/dev/vdc', 'boot_index': 1}]))
+
+    def test_root_volume_refused(self):
+        for bdm in ({'mount_device': '/dev/vda', 'boot_index': 0},
+                    {'mount_device': '/dev/sda', 'boot_index': None}):
+            bdi = _bdi(mapping=[bdm])
+            bdi['root_device_name'] = bdm['mount_device']
+            e = self.assertRaises(lxd_exception.UnsupportedDisk,
+                                  disks.check_disks, _instance(), bdi)
+            self.assertIsInstance(e, exception.InvalidInput)
+            self.assertIn('a root volume', str(e))
 
     def test_swap_refused_never_ignored(self):
         e = self.assertRaises(lxd_exception.UnsupportedDisk,
@@ -199,3 +207,34 @@ class CheckDisksTest(testtools.TestCase):
                           disks.check_disks, _instance(),
                           _bdi(swap={'swap_size': 256,
                                      'device_name': '/dev/sdc'}))
+
+
+class VolumeDeviceTest(testtools.TestCase):
+
+    def test_volume_mounted_under_media_by_nova_device_name(self):
+        self.assertEqual(
+            ('volume-vdb', {'type': 'disk', 'source': '/dev/sdx',
+                            'path': '/media/vdb'}),
+            disks.volume_device('/dev/sdx', '/dev/vdb', {}))
+
+    def test_volume_gets_the_flavor_disk_limits(self):
+        _name, device = disks.volume_device(
+            '/dev/disk/by-path/ip-10.0.0.5:3260-iscsi-iqn.x-lun-1',
+            '/dev/sdc', {'quota:disk_total_iops_sec': '300'})
+        self.assertEqual('300iops', device['limits.max'])
+        self.assertEqual('/media/sdc', device['path'])
+
+
+class ContainerRootTest(testtools.TestCase):
+
+    def test_unprivileged(self):
+        idmap = ('[{"Isuid":true,"Isgid":false,"Hostid":100000,"Nsid":0,'
+                 '"Maprange":65536},{"Isuid":false,"Isgid":true,'
+                 '"Hostid":200000,"Nsid":0,"Maprange":65536}]')
+        self.assertEqual((100000, 200000), disks.container_root(
+            {'volatile.idmap.current': idmap}))
+
+    def test_privileged_has_no_map(self):
+        self.assertIsNone(disks.container_root(
+            {'volatile.idmap.current': '[]'}))
+        self.assertIsNone(disks.container_root({}))

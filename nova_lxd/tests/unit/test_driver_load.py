@@ -35,6 +35,7 @@ class DriverLoadTest(test.NoDBTestCase):
         caps = lxd_driver.LXDDriver.capabilities
         self.assertTrue(caps['supports_image_type_raw'])
         self.assertEqual(['supports_attach_interface',
+                          'supports_extend_volume',
                           'supports_image_type_raw'],
                          sorted(k for k, v in caps.items() if v))
 

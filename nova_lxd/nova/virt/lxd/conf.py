@@ -117,6 +117,44 @@ Names of extra LXD profiles (in ``project``) applied to every instance before
 the instance's own configuration, e.g. for site-wide ``security.*`` or
 ``limits.*`` defaults.  Each must exist when an instance is created.
 """),
+    cfg.BoolOpt(
+        'volume_use_multipath',
+        default=False,
+        help="""
+Connect Cinder volumes through multipath (os-brick's ``use_multipath``).
+Multipath must run on the host (``multipathd``); with it set, a volume
+that cannot be reached by multipath fails to attach instead of using a
+single path.
+
+Related options:
+
+* ``volume_scan_tries``
+"""),
+    cfg.IntOpt(
+        'volume_scan_tries',
+        default=5,
+        min=1,
+        help="""
+How many times os-brick looks for a volume's block device after connecting
+it (iSCSI, FC, NVMe-oF rescans) before the attach fails.
+
+Related options:
+
+* ``volume_use_multipath``
+"""),
+    cfg.StrOpt(
+        'volume_mount_dir',
+        default='$state_path/lxd-volumes',
+        help="""
+Host directory under which the filesystems of attached Cinder volumes are
+mounted (``<instance uuid>-<device>``, e.g. ``...-vdb``) before LXD binds
+them into the containers.  It must be on the host's own filesystem and not
+under ``[DEFAULT] instances_path``, which nova deletes recursively.
+
+Related options:
+
+* ``volume_use_multipath``
+"""),
     cfg.StrOpt(
         'image_staging_dir',
         help="""

@@ -13,6 +13,7 @@ LXD's storage model:
 Every value is validated here, before anything is created in LXD.
 """
 from nova.virt import driver
+from oslo_serialization import jsonutils
 
 from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
@@ -184,20 +185,72 @@ def ephemeral_device(pool, disk, instance_name, extra_specs):
     return f"ephemeral{disk['num']}", device
 
 
+def volume_device_name(mountpoint):
+    """LXD device name of the volume nova put at ``mountpoint``
+    (``/dev/vdb`` -> ``volume-vdb``)."""
+    return 'volume-' + mountpoint.rstrip('/').rsplit('/', 1)[-1]
+
+
+def volume_path(mountpoint):
+    """Guest path where the filesystem of the volume nova put at
+    ``mountpoint`` is mounted (``/dev/vdb`` -> ``/media/vdb``)."""
+    return '/media/' + mountpoint.rstrip('/').rsplit('/', 1)[-1]
+
+
+def volume_device(device_path, mountpoint, extra_specs):
+    """The disk device that mounts a connected volume in the guest.
+
+    :param device_path: the host block device os-brick connected.
+    :param mountpoint: nova's device name for the volume (``/dev/vdb``).
+    :param extra_specs: flavor extra specs (disk I/O quotas).
+    :returns: ``(device name, LXD device dict)``.
+    :raises InvalidExtraSpec: malformed disk quotas.
+    """
+    device = {'type': 'disk', 'source': device_path,
+              'path': volume_path(mountpoint)}
+    device.update(io_limits(extra_specs))
+    return volume_device_name(mountpoint), device
+
+
+def container_root(config):
+    """Host ``(uid, gid)`` of the container's root, from its LXD config.
+
+    :param config: the instance's ``config``: ``volatile.idmap.current``
+        (``volatile.idmap.next`` before its first start), LXD's JSON list
+        of ``{Isuid, Isgid, Hostid, Nsid, Maprange}``.
+    :returns: the pair, or None for a privileged container (no map).
+    """
+    entries = jsonutils.loads(config.get('volatile.idmap.current') or
+                              config.get('volatile.idmap.next') or '[]')
+    ids = {}
+    for entry in entries:
+        if entry.get('Nsid') == 0:
+            for kind in ('Isuid', 'Isgid'):
+                if entry.get(kind):
+                    ids.setdefault(kind, entry['Hostid'])
+    if not ids:
+        return None
+    return ids['Isuid'], ids['Isgid']
+
+
 def check_disks(instance, block_device_info):
     """Refuse the disks a container cannot have, before anything exists.
 
     :param instance: nova Instance (uses ``uuid``, ``flavor.swap`` MiB).
     :param block_device_info: nova's block device info dict or None.
-    :raises UnsupportedDisk: volumes at boot (not implemented yet) or swap
-        (a container swaps to the host's swap, within ``limits.memory``;
-        it has no disk of its own to swap to).
+    :raises UnsupportedDisk: a root volume (boot from volume: a container
+        is made from an image's filesystem tree) or swap (a container swaps
+        to the host's swap, within ``limits.memory``; it has no disk of
+        its own to swap to).  Data volumes at boot are fine.
     """
-    if driver.block_device_info_get_mapping(block_device_info):
-        raise lxd_exception.UnsupportedDisk(
-            instance=instance.uuid, what='volumes at boot',
-            reason='not implemented yet; boot from an image and attach '
-                   'volumes once the server is ACTIVE')
+    root_name = (block_device_info or {}).get('root_device_name')
+    for bdm in driver.block_device_info_get_mapping(block_device_info):
+        if bdm.get('boot_index') == 0 or (
+                root_name and bdm.get('mount_device') == root_name):
+            raise lxd_exception.UnsupportedDisk(
+                instance=instance.uuid, what='a root volume',
+                reason='containers boot from an image; boot from the image '
+                       'and attach the volume, or make an image of it')
     swap = driver.block_device_info_get_swap(block_device_info) or {}
     swap_mb = instance.flavor.swap or swap.get('swap_size')
     if swap_mb:

@@ -22,6 +22,7 @@ from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import diagnostics
 from nova_lxd.nova.virt.lxd import disks
 from nova_lxd.nova.virt.lxd import image_store
+from nova_lxd.nova.virt.lxd import interfaces
 from nova_lxd.nova.virt.lxd import local_disks
 from nova_lxd.nova.virt.lxd import plug
 from nova_lxd.nova.virt.lxd import power
@@ -30,6 +31,7 @@ from nova_lxd.nova.virt.lxd import session
 from nova_lxd.nova.virt.lxd import state
 from nova_lxd.nova.virt.lxd import instance_files
 from nova_lxd.nova.virt.lxd import vif as vifs
+from nova_lxd.nova.virt.lxd import volumes
 
 LOG = logging.getLogger(__name__)
 CONF = lxd_conf.CONF
@@ -43,6 +45,7 @@ class LXDDriver(driver.ComputeDriver):
     capabilities = dict(driver.ComputeDriver.capabilities,
                         supports_image_type_raw=True,
                         supports_attach_interface=True,
+                        supports_extend_volume=True,
                         # No device metadata reaches the guest yet.
                         supports_device_tagging=False,
                         supports_tagged_attach_interface=False)
@@ -57,6 +60,9 @@ class LXDDriver(driver.ComputeDriver):
         self._console = console.ConsoleLog(self._session)
         self._plugger = plug.VIFPlugger()
         self._ephemerals = local_disks.EphemeralDisks(self._session)
+        self._interfaces = interfaces.InterfaceAttacher(self._session,
+                                                        self._plugger)
+        self._volumes = volumes.VolumeAttacher(self._session)
         self._pool_driver = None
 
     # -- host -------------------------------------------------------------
@@ -173,11 +179,6 @@ class LXDDriver(driver.ComputeDriver):
         """Validate everything; return the LXD instance definition and the
         ephemeral volumes to create for it."""
         specs = instance.flavor.extra_specs
-        unenforced = sorted(set(specs) & set(definition.UNENFORCED_VIF_QUOTAS))
-        if unenforced and network_info:
-            LOG.warning('Flavor extra specs %s are not enforced: LXD limits '
-                        'a nic by its average rate only',
-                        ', '.join(unenforced), instance=instance)
         config = definition.instance_config(instance, instance.flavor, specs)
         pool, pool_driver = self._pool()
         devices = vifs.nic_devices(network_info, specs)
@@ -204,11 +205,13 @@ class LXDDriver(driver.ComputeDriver):
         # Everything is validated before the image is imported.
         volumes, body = self._definition(instance, network_info,
                                          block_device_info)
-        self._plugger.check(network_info)
+        self._plugger.check(network_info, instance)
         body['source']['alias'] = self._images.ensure_image(
             context, image_meta)
         try:
             self._ephemerals.create(CONF.lxd.pool, volumes)
+            body['devices'].update(self._volumes.connect_all(
+                instance, block_device_info))
             if configdrive.required_by(instance):
                 source = instance_files.build_config_drive(
                     instance, injected_files, admin_password, network_info)
@@ -221,11 +224,24 @@ class LXDDriver(driver.ComputeDriver):
                 self._create(instance, network_info, body)
         except Exception:
             with excutils.save_and_reraise_exception():
-                LOG.error('Spawn failed; removing what was created',
-                          instance=instance)
-                self._remove(instance, network_info)
+                self._rollback(instance, network_info, block_device_info)
+        if power_on and block_device_info:
+            self._volumes.hand_over(instance)
         LOG.info('Container %s created%s', instance.name,
                  ' and started' if power_on else '', instance=instance)
+
+    def _rollback(self, instance, network_info, block_device_info):
+        """Undo a failed spawn; a failing step is logged, never raised, so
+        that nova reports the error that made the spawn fail."""
+        LOG.error('Spawn failed; removing what was created',
+                  instance=instance)
+        for step in (lambda: self._remove(instance, network_info),
+                     lambda: self._volumes.disconnect_all(
+                         instance, block_device_info)):
+            try:
+                step()
+            except Exception:
+                LOG.exception('Rollback step failed', instance=instance)
 
     def _vif_event_failed(self, event_name, instance):
         LOG.error('Neutron reported failure on event %s', event_name,
@@ -278,8 +294,10 @@ class LXDDriver(driver.ComputeDriver):
                 destroy_disks=True, destroy_secrets=True):
         """Delete the container and unplug its ports; its ephemeral volumes
         too unless ``destroy_disks`` is False.  An already-deleted instance
-        is success."""
+        is success.  The host connections of its volumes are removed (nova
+        then tells Cinder)."""
         self._remove(instance, network_info, destroy_disks)
+        self._volumes.disconnect_all(instance, block_device_info)
 
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
@@ -315,8 +333,15 @@ class LXDDriver(driver.ComputeDriver):
 
     def power_on(self, context, instance, network_info,
                  block_device_info=None, accel_info=None, share_info=None):
+        self._start(instance, network_info, block_device_info)
+
+    def _start(self, instance, network_info, block_device_info):
+        """Plug the ports and mount the volumes again (a host reboot loses
+        both), start, then hand new volumes to the container's root."""
         self._plugger.plug(instance, network_info)
+        self._volumes.connect_all(instance, block_device_info)
         self._power.start(instance.name)
+        self._volumes.hand_over(instance)
 
     def pause(self, instance):
         self._power.pause(instance.name)
@@ -335,53 +360,39 @@ class LXDDriver(driver.ComputeDriver):
                                   share_info, block_device_info=None):
         """Start an instance that should run after the host rebooted."""
         if self._power.power_state(instance.name) != power_state.RUNNING:
-            self._plugger.plug(instance, network_info)
-            self._power.start(instance.name)
+            self._start(instance, network_info, block_device_info)
 
     # -- interfaces ---------------------------------------------------------
     def attach_interface(self, context, instance, image_meta, vif):
-        """Plug the port and add its nic to the container, live when it runs.
-
-        :raises UnsupportedVIFType, InvalidPort, OVSBridgeMissing: before
-            anything is changed.
-        :raises InterfaceAttachFailed: LXD refused the nic; the port is
-            unplugged again.
-        """
-        vifs.check_vif_types([vif])
-        current = self._session.get_instance(instance.name)['devices']
-        nics = [d for d in current.values() if d.get('type') == 'nic']
-        name = vifs.free_nic_name(current)
-        device = vifs.nic_device(vif, name, instance.flavor.extra_specs,
-                                 default_route=not nics)
-        self._plugger.check([vif])
-        self._plugger.plug(instance, [vif])
-        try:
-            self._session.add_device(instance.name, name, device)
-        except exception.NovaException as e:
-            self._plugger.unplug(instance, [vif])
-            LOG.error('Could not attach port %s: %s', vif['id'], e,
-                      instance=instance)
-            raise exception.InterfaceAttachFailed(
-                instance_uuid=instance.uuid) from e
+        """See interfaces.InterfaceAttacher.attach."""
+        self._interfaces.attach(instance, vif)
 
     def detach_interface(self, context, instance, vif):
-        """Remove the port's nic from the container (live) and unplug it.
+        """See interfaces.InterfaceAttacher.detach."""
+        self._interfaces.detach(instance, vif)
 
-        :raises InterfaceDetachFailed: LXD refused to remove the nic.
-        """
-        devices = self._session.get_instance(instance.name)['devices']
-        name = vifs.nic_name_for(devices, vif)
-        try:
-            if name is None:
-                LOG.warning('Port %s has no nic in the container; '
-                            'unplugging it only', vif['id'],
-                            instance=instance)
-            else:
-                self._session.remove_device(instance.name, name)
-        except exception.NovaException as e:
-            raise exception.InterfaceDetachFailed(
-                instance_uuid=instance.uuid) from e
-        self._plugger.unplug(instance, [vif])
+    # -- volumes ------------------------------------------------------------
+    def get_volume_connector(self, instance):
+        """os-brick's connector properties of this host (see volumes)."""
+        return self._volumes.connector_properties()
+
+    def attach_volume(self, context, connection_info, instance, mountpoint,
+                      disk_bus=None, device_type=None, encryption=None):
+        """See volumes.VolumeAttacher.attach (running or stopped)."""
+        if encryption:
+            connection_info['data']['encrypted'] = True
+        self._volumes.attach(instance, connection_info, mountpoint)
+
+    def detach_volume(self, context, connection_info, instance, mountpoint,
+                      encryption=None):
+        """See volumes.VolumeAttacher.detach."""
+        self._volumes.detach(instance, connection_info, mountpoint)
+
+    def extend_volume(self, context, connection_info, instance,
+                      requested_size):
+        """See volumes.VolumeAttacher.extend (requested_size in bytes)."""
+        return self._volumes.extend(instance, connection_info,
+                                    requested_size)
 
     def get_num_instances(self):
         return len(self._nova_instances())

@@ -30,6 +30,7 @@ from pyroute2 import NetlinkError
 from vif_plug_ovs.ovsdb import ovsdb_lib
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import vif as lxd_vif
 from nova_lxd.privsep import linux_net
@@ -59,14 +60,22 @@ class VIFPlugger:
             self._ovs = ovsdb_lib.BaseOVS(CONF.os_vif_ovs)
         return self._ovs.ovsdb
 
-    def check(self, network_info):
+    def check(self, network_info, instance=None):
         """Check, before anything is created, that the integration bridge
         of every ``ovs`` port exists (os-vif would create a missing one,
-        which no agent would then program).
+        which no agent would then program); warn about the flavor's nic
+        quotas LXD cannot enforce.
 
+        :param instance: nova Instance whose flavor's extra specs are read.
         :raises OVSBridgeMissing: naming the port and the bridge.
         :raises OVSUnreachable: the OVS database does not answer.
         """
+        specs = instance.flavor.extra_specs if instance else {}
+        unenforced = sorted(set(specs) & set(definition.UNENFORCED_VIF_QUOTAS))
+        if unenforced and network_info:
+            LOG.warning('Flavor extra specs %s are not enforced: LXD limits '
+                        'a nic by its average rate only',
+                        ', '.join(unenforced), instance=instance)
         connection = CONF.os_vif_ovs.ovsdb_connection
         for vif in _ovs_vifs(network_info):
             bridge = vif['network']['bridge']
