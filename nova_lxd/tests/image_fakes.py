@@ -5,6 +5,7 @@ same seam as nova's GlanceFixture, which cannot be imported without nova's
 test package switching the process to eventlet).  FakeSession keeps the LXD
 side of LXDSession's image methods in dicts, with faults to inject.
 """
+import contextlib
 import datetime
 import hashlib
 import io
@@ -119,14 +120,17 @@ class ImageServiceFixture(fixtures.Fixture):
                  trusted_certs=None):
         self.show(context, image_id)
         self.downloads.append(image_id)
-        data = self.data[image_id]
-        with open(dst_path, 'wb') as dst:
-            if isinstance(data, bytes):
-                dst.write(data)
+        source = self.data[image_id]
+        with contextlib.ExitStack() as stack:
+            if data is None:
+                data = stack.enter_context(open(dst_path, 'wb'))
+            if isinstance(source, bytes):
+                for start in range(0, len(source), CHUNK):
+                    data.write(source[start:start + CHUNK])
                 return
-            with open(data, 'rb') as src:
+            with open(source, 'rb') as src:
                 for chunk in iter(lambda: src.read(CHUNK), b''):
-                    dst.write(chunk)
+                    data.write(chunk)
 
 
 class FakeSession:
@@ -136,6 +140,7 @@ class FakeSession:
         self.images = {}
         self.aliases = {}
         self.uploads = 0
+        self.uploaded = []  # (metadata, rootfs) bytes of every upload
         self.fail_alias = False
         self.delay = 0
         self.gates = {}
@@ -150,20 +155,26 @@ class FakeSession:
     def image_exists(self, fingerprint):
         return fingerprint in self.images
 
-    def import_image(self, rootfs, metadata, alias, description):
+    def upload_image(self, body, content_type, name):
         self.importing.set()
-        if alias in self.gates:
-            self.gates[alias].wait(10)
+        if name in self.gates:
+            self.gates[name].wait(10)
         time.sleep(self.delay)
-        fingerprint = hashlib.sha256((metadata or b'') + rootfs.read())
-        fingerprint = fingerprint.hexdigest()
+        data = b''.join(body)
+        metadata, rootfs = None, data
+        if content_type.startswith('multipart/form-data; boundary='):
+            boundary = content_type.split('=', 1)[1].encode()
+            parts = data.split(b'--' + boundary)[1:-1]
+            metadata, rootfs = (p.split(b'\r\n\r\n', 1)[1][:-2]
+                                for p in parts)
+        self.uploaded.append((metadata, rootfs))
+        fingerprint = hashlib.sha256((metadata or b'') + rootfs).hexdigest()
         if fingerprint in self.images:
             raise lxd_exception.LXDRequestFailed(
-                action='import image', target=alias,
+                action='import image', target=name,
                 error='Image with same fingerprint already exists')
         self.images[fingerprint] = metadata
         self.uploads += 1
-        self.add_image_alias(fingerprint, alias, description)
         return fingerprint
 
     def add_image_alias(self, fingerprint, alias, description):

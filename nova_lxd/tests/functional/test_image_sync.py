@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import shutil
+import subprocess
 import tarfile
 import threading
 import uuid
@@ -45,9 +46,10 @@ def busybox_rootfs(root):
         f.write('busybox\n')
 
 
-def tar_directory(root, path, arcname='.'):
-    """Tar ``root`` (gzip) into ``path``; return the archive bytes."""
-    with tarfile.open(path, 'w:gz') as archive:
+def tar_directory(root, path, arcname='.', compression='gz'):
+    """Tar ``root`` (gzip unless told) into ``path``; return the archive
+    bytes."""
+    with tarfile.open(path, f'w:{compression}') as archive:
         archive.add(root, arcname=arcname)
     with open(path, 'rb') as f:
         return f.read()
@@ -62,13 +64,16 @@ class TestImageSync(testtools.TestCase):
         objects.register_all()
         self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
         self.tmp = self.useFixture(fixtures.TempDir()).path
-        self.staging = os.path.join(self.tmp, 'staging')
         conf = self.useFixture(config_fixture.Config(CONF))
-        conf.config(group='lxd', project=f'nova-lxd-ftest-{uuid.uuid4().hex}',
-                    image_staging_dir=self.staging)
+        conf.config(group='lxd', project=f'nova-lxd-ftest-{uuid.uuid4().hex}')
+        conf.config(instances_path=self.tmp)
         self.session = lxd_session.LXDSession()
         self._make_project()
         self.glance = self.useFixture(image_fakes.ImageServiceFixture())
+        # What the tests themselves put in the temporary directory.
+        self.files = {'rootfs', 'rootfs.tar.gz', 'rootfs.tar', 'docs',
+                      'docs.tar.gz', 'unified', 'u.tar.gz',
+                      'rootfs.squashfs', 'rootfs.tar.zst'}
         self.store = image_store.ImageStore(self.session)
         self.context = nova_context.get_admin_context()
 
@@ -91,7 +96,10 @@ class TestImageSync(testtools.TestCase):
         return tar_directory(root, os.path.join(self.tmp, name))
 
     def assertNothingLeft(self):
-        self.assertEqual([], os.listdir(self.staging))
+        """No copy of an image on the local disk, no download running."""
+        self.assertEqual(set(), set(os.listdir(self.tmp)) - self.files)
+        self.assertEqual([], [t.name for t in threading.enumerate()
+                              if t.name.startswith('glance-')])
 
     def test_concurrent_boots_import_once(self):
         meta = self.glance.add(self.rootfs_tarball(), name='Busybox 1.35',
@@ -116,12 +124,13 @@ class TestImageSync(testtools.TestCase):
         self.assertEqual(self.session.architecture(), lxd_image.architecture)
         self.assertEqual({'description': 'Busybox 1.35', 'os': 'busybox',
                           'release': '1.35'}, lxd_image.properties)
-        # The rollback and reuse paths rely on knowing it beforehand.
+        # The reuse path relies on computing the same while sending.
         metadata = image_format.metadata_tarball(
             meta, self.session.architecture(), meta.created_at.timestamp(),
             '1.35')
-        self.assertEqual(fingerprint, image_format.lxd_fingerprint(
-            os.path.join(self.tmp, 'rootfs.tar.gz'), metadata))
+        with open(os.path.join(self.tmp, 'rootfs.tar.gz'), 'rb') as f:
+            self.assertEqual(fingerprint, hashlib.sha256(
+                metadata + f.read()).hexdigest())
         self.assertNothingLeft()
 
     def test_refused_images_leave_lxd_untouched(self):
@@ -183,4 +192,31 @@ class TestImageSync(testtools.TestCase):
         self.store.ensure_image(self.context, meta)
         self.assertEqual([orphan], list(self.lxd_images()))
         self.assertEqual(orphan, self.session.image_by_alias(meta.id))
+        self.assertNothingLeft()
+
+    def boots(self, alias):
+        """A container made from the image starts (LXD unpacked it)."""
+        name = 'boot-' + uuid.uuid4().hex[:8]
+        instance = self.session.client.instances.create(
+            {'name': name, 'source': {'type': 'image', 'alias': alias},
+             'devices': {'root': {'type': 'disk', 'path': '/',
+                                  'pool': 'default'}}}, wait=True)
+        instance.start(wait=True)
+        self.assertEqual('Running', self.session.client.instances.get(
+            name).status)
+
+    def test_squashfs_and_zstd_root_images(self):
+        root = os.path.join(self.tmp, 'rootfs')
+        busybox_rootfs(root)
+        squashfs = os.path.join(self.tmp, 'rootfs.squashfs')
+        subprocess.run(['mksquashfs', root, squashfs, '-quiet',
+                        '-all-root'], check=True, capture_output=True)
+        plain = os.path.join(self.tmp, 'rootfs.tar')
+        tar_directory(root, plain, compression='')
+        zstd = os.path.join(self.tmp, 'rootfs.tar.zst')
+        subprocess.run(['zstd', '-q', plain, '-o', zstd], check=True)
+        for path in (squashfs, zstd):
+            meta = self.glance.add_file(path, name=os.path.basename(path))
+            self.store.ensure_image(self.context, meta)
+            self.boots(meta.id)
         self.assertNothingLeft()

@@ -20,6 +20,7 @@ from oslo_config import fixture as config_fixture
 from oslo_utils import uuidutils
 import testtools
 import yaml
+import zstandard
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
@@ -150,25 +151,32 @@ class TestInspectTarball(TestCase):
 
     def test_known_formats_named(self):
         path = os.path.join(self.tmp, 'disk')
+        # Named by oslo.utils' format inspector: an ISO 9660 primary volume
+        # descriptor at 32 KiB, a qcow2 header.
+        iso = (b'\0' * 32768 + b'\x01CD001\x01' + b'\0' * 2041 +
+               b'\xffCD001\x01' + b'\0' * 2041)
         cases = ((b'QFI\xfb\0\0\0\3' + b'\0' * 600, 'qcow2'),
-                 (b'\0' * 32769 + b'CD001' + b'\0' * 2000, 'ISO 9660'),
-                 (b'hsqs' + b'\0' * 600, 'squashfs'))
+                 (iso, 'in iso format'))
         for data, what in cases:
             with open(path, 'wb') as f:
                 f.write(data)
             self.assertRefused(fmt.inspect_tarball, path, 'id',
                                words=(what,))
 
-    def test_zstd_named_with_its_own_fix(self):
+    def test_zstd_rootfs_accepted(self):
+        with open(self.tarball(fakes.ROOTFS, 'a.tar', mode='w'), 'rb') as f:
+            plain = f.read()
         path = os.path.join(self.tmp, 'a.tar.zst')
         with open(path, 'wb') as f:
-            f.write(b'\x28\xb5\x2f\xfd' + os.urandom(600))
-        e = self.assertRaises(exception.ImageUnacceptable,
-                              fmt.inspect_tarball, path, 'id')
-        self.assertIn('Recompress the tarball with gzip or xz', str(e))
+            f.write(zstandard.ZstdCompressor().compress(plain))
+        self.assertEqual('rootfs', fmt.inspect_tarball(path, 'id'))
 
+    def test_squashfs_accepted(self):
+        path = os.path.join(self.tmp, 'rootfs.squashfs')
+        with open(path, 'wb') as f:
+            f.write(b'hsqs' + b'\0' * 600)
+        self.assertEqual('squashfs', fmt.inspect_tarball(path, 'id'))
 
-class TestMetadata(TestCase):
     def test_metadata(self):
         meta = fakes.image_meta(name='Debian 12',
                                 properties={'os_distro': 'debian'})
@@ -185,14 +193,44 @@ class TestMetadata(TestCase):
         doc = self.read_metadata(fmt.metadata_tarball(meta, 'x86_64', 5))
         self.assertEqual({'description': meta.id}, doc['properties'])
 
-    def test_lxd_fingerprint(self):
-        path = self.tarball(fakes.ROOTFS)
-        with open(path, 'rb') as f:
-            data = f.read()
-        self.assertEqual(hashlib.sha256(data).hexdigest(),
-                         fmt.lxd_fingerprint(path, None))
-        self.assertEqual(hashlib.sha256(b'meta' + data).hexdigest(),
-                         fmt.lxd_fingerprint(path, b'meta'))
+    def test_fingerprint_while_streaming(self):
+        data = os.urandom(3 * 1024 * 1024 + 5)
+        for metadata in (None, b'meta'):
+            fingerprint = fmt.Fingerprint(metadata)
+            sent = b''.join(fingerprint.chunks(io.BytesIO(data)))
+            self.assertEqual(data, sent)
+            self.assertEqual(len(data), fingerprint.size)
+            self.assertEqual(
+                hashlib.sha256((metadata or b'') + data).hexdigest(),
+                fingerprint.hexdigest())
+
+    def test_multipart_body(self):
+        body = b''.join(fmt.multipart_body('BND', b'META', [b'ro', b'otfs']))
+        self.assertEqual(
+            b'--BND\r\nContent-Disposition: form-data; name="metadata"; '
+            b'filename="metadata"\r\nContent-Type: application/octet-stream'
+            b'\r\n\r\nMETA\r\n--BND\r\nContent-Disposition: form-data; '
+            b'name="rootfs"; filename="rootfs"\r\nContent-Type: '
+            b'application/octet-stream\r\n\r\nrootfs\r\n--BND--\r\n', body)
+
+    def test_stream_head_is_what_was_read(self):
+        data = self.tarball_bytes(fakes.ROOTFS + [('var/big', os.urandom(
+            1 << 20))])
+        source = io.BytesIO(data)
+        kind, head = fmt.inspect_stream(source, 'id')
+        self.assertEqual('rootfs', kind)
+        self.assertEqual(data[:len(head)], head)
+        self.assertLess(len(head), len(data))
+        rest = fmt.Replayed(head, source)
+        self.assertEqual(data, b''.join(iter(lambda: rest.read(7777), b'')))
+
+    def test_undecided_within_the_limit_refused(self):
+        data = self.tarball_bytes([('var/', None)] + [
+            (f'var/{i}', os.urandom(4096)) for i in range(64)])
+        e = self.assertRaises(exception.ImageUnacceptable,
+                              fmt.inspect_stream, io.BytesIO(data), 'id',
+                              64 * 1024)
+        self.assertIn('no decision within the first', str(e))
 
     def test_architectures(self):
         for nova_name, lxd_name in (('x86_64', 'x86_64'), ('AMD64', 'x86_64'),
@@ -201,21 +239,11 @@ class TestMetadata(TestCase):
                                     ('ppc64le', 'ppc64le')):
             self.assertEqual(lxd_name, fmt.lxd_architecture(nova_name))
 
-    def test_staging_dir_created(self):
-        path = os.path.join(self.tmp, 'a', 'b')
-        self.conf.config(image_staging_dir=path, group='lxd')
-        self.assertEqual(path, image_store.staging_dir())
-        self.assertTrue(os.path.isdir(path))
-        self.conf.config(image_staging_dir=None, group='lxd')
-        self.conf.config(instances_path=self.tmp)
-        self.assertEqual(self.tmp, image_store.staging_dir())
-
 
 class TestImageStore(TestCase):
     def setUp(self):
         super().setUp()
-        self.staging = os.path.join(self.tmp, 'staging')
-        self.conf.config(image_staging_dir=self.staging, group='lxd')
+        self.fds = self.open_fds()
         self.glance = self.useFixture(fakes.ImageServiceFixture())
         self.session = fakes.FakeSession()
         self.store = image_store.ImageStore(self.session)
@@ -225,8 +253,15 @@ class TestImageStore(TestCase):
     def ensure(self, meta):
         return self.store.ensure_image(self.context, meta)
 
+    @staticmethod
+    def open_fds():
+        return sorted(os.listdir('/proc/self/fd'))
+
     def assertNothingLeft(self):
-        self.assertEqual([], os.listdir(self.staging))
+        """No pipe of a download left open, no download thread alive."""
+        self.assertEqual(self.fds, self.open_fds())
+        self.assertEqual([], [t.name for t in threading.enumerate()
+                              if t.name.startswith('glance-')])
 
     def test_rootfs_imported_once_with_metadata(self):
         meta = self.glance.add(self.rootfs, properties={

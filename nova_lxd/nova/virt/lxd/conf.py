@@ -155,13 +155,6 @@ Related options:
 
 * ``volume_use_multipath``
 """),
-    cfg.StrOpt(
-        'image_staging_dir',
-        help="""
-Directory where a Glance image is downloaded before it is imported into the
-LXD image store.  One temporary copy of the image exists there during the
-import and is removed afterwards.  Defaults to ``[DEFAULT] instances_path``.
-"""),
 ]
 
 

@@ -1,19 +1,24 @@
-"""Glance image files: which kind of LXD image they are.  Pure: reads only
-the file it is given.
+"""Glance image data: which kind of LXD image they are.  Pure: reads only
+the stream it is given.
 
-Two kinds of image are accepted, both registered in glance as
+Three kinds of image are accepted, all registered in glance as
 ``--disk-format raw --container-format bare``:
 
 * a *split root tarball*: the root filesystem at the top of a tar archive
-  (plain, gzip, bzip2 or xz), as published for LXD/OpenStack.  The driver
-  writes the ``metadata.yaml`` LXD needs from the image's properties
-  (:func:`metadata_tarball`).
+  (plain, gzip, bzip2, xz or zstd), as published for LXD/OpenStack.  The
+  driver writes the ``metadata.yaml`` LXD needs from the image's
+  properties (:func:`metadata_tarball`).
+* a *squashfs root filesystem* (LXD's own split image format), with the
+  same metadata written for it; its content is checked by LXD when it
+  unpacks it.
 * a *unified LXD tarball*: ``metadata.yaml`` at the top (and ``rootfs/``),
   uploaded as it is.
 
 Anything else is refused with ``ImageUnacceptable`` before anything is
 created in LXD: first on glance's disk and container formats (a qcow2 or iso
-is refused without a download), then on the downloaded content.
+is refused without a download), then on the first bytes of the download,
+whose disk image format (qcow2, vmdk, vhdx, iso...) oslo.utils' format
+inspector names in the refusal.
 
 A root filesystem is recognised by its top-level layout, as members of the
 archive (files, links or directories, in any order): ``etc`` and one of
@@ -36,10 +41,23 @@ import tarfile
 import zlib
 
 from nova import exception
+from oslo_utils.imageutils import format_inspector
 import yaml
+import zstandard
 
 UNIFIED = 'unified'
 ROOTFS = 'rootfs'
+SQUASHFS = 'squashfs'
+
+# How much of an archive may be read (and kept in memory) before its kind
+# is known; the distributions' root tarballs are decided within their first
+# few MiB.
+HEAD_LIMIT = 64 * 1024 * 1024
+_SQUASHFS_MAGIC = b'hsqs'
+_ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
+# Enough of the start of a file for the format inspector (an ISO's first
+# descriptor is at 32 KiB).
+_INSPECT_BYTES = 64 * 1024
 
 FIX = ('Upload a root filesystem tarball (e.g. `tar -C ROOTFS -czf '
        'image.tar.gz .`) with --disk-format raw --container-format bare.')
@@ -51,18 +69,6 @@ _LXD_ARCHITECTURES = {
     'arm64': 'aarch64', 'armv6': 'armv6l', 'armhf': 'armv7l',
     'armv7': 'armv7l', 'ppc64el': 'ppc64le',
 }
-
-# Content that glance calls "raw" yet is no tarball: named in the refusal,
-# so that the uploader learns what went wrong.
-_MAGIC = (
-    (0, b'QFI\xfb', 'a qcow2 disk image', FIX),
-    (0, b'KDMV', 'a vmdk disk image', FIX),
-    (0, b'vhdxfile', 'a vhdx disk image', FIX),
-    (0, b'hsqs', 'a squashfs image', FIX),
-    (0, b'\x28\xb5\x2f\xfd', 'a zstd-compressed file, which cannot be read '
-     'here', 'Recompress the tarball with gzip or xz.'),
-    (32769, b'CD001', 'an ISO 9660 image', FIX),
-)
 
 # Evidence of a root filesystem: each key needs a member at one of its paths
 # (or below it).  Checked against paths normalised by _member_path.
@@ -76,7 +82,8 @@ _ROOTFS_TOPS = {c.split('/', 1)[0]
 
 # What tarfile raises on a damaged or foreign stream, depending on the
 # compression and on where the stream breaks.
-_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError)
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError,
+                zstandard.ZstdError)
 
 
 def lxd_architecture(name):
@@ -116,14 +123,44 @@ def check_glance_format(image_meta):
     raise exception.ImageUnacceptable(image_id=image_meta.id, reason=reason)
 
 
-def _known_format(path):
-    """Why a file that is no tarball was refused, if its signature tells."""
-    with open(path, 'rb') as f:
-        head = f.read(32774)
-    for offset, magic, what, fix in _MAGIC:
-        if head[offset:offset + len(magic)] == magic:
-            return f'the downloaded image is {what}, not a tarball. {fix}'
-    return None
+def _disk_format(head):
+    """Why data that is no tarball was refused, if oslo.utils' format
+    inspector recognises its start as a disk image (qcow2, vmdk...)."""
+    wrapper = format_inspector.InspectWrapper(io.BytesIO(head))
+    while wrapper.read(4096):
+        pass
+    wrapper.close()  # the end of what there is to inspect
+    try:
+        found = wrapper.format
+    except format_inspector.ImageFormatError:  # several formats matched
+        found = None
+    if found is None or str(found) == 'raw':
+        return None
+    return (f'the downloaded image is a disk image in {found} format, '
+            f'not a tarball. {FIX}')
+
+
+class _Recorder:
+    """A read-only stream that keeps every byte read through it."""
+
+    def __init__(self, source, limit):
+        self._source, self._limit = source, limit
+        self.head = bytearray()
+
+    def read(self, size=-1):
+        room = self._limit - len(self.head)
+        if room <= 0:
+            raise EOFError(f'no decision within the first '
+                           f'{self._limit // (1024 * 1024)} MiB')
+        data = self._source.read(room if size < 0 else min(size, room))
+        self.head += data
+        return data
+
+    def fill(self, size):
+        """Read on until ``size`` bytes are kept (or the stream ends)."""
+        while len(self.head) < size:
+            if not self.read(size - len(self.head)):
+                break
 
 
 def _member_path(name):
@@ -177,32 +214,73 @@ def _scan_members(archive):
     return None, scan
 
 
-def inspect_tarball(path, image_id):
-    """Tell which kind of LXD image a downloaded file is, reading no more
-    of it than needed.
+def inspect_stream(source, image_id, limit=HEAD_LIMIT):
+    """Tell which kind of LXD image a stream is, reading no more of it than
+    needed.
 
-    :param path: local file: a tar archive, plain or compressed with gzip,
-        bzip2 or xz.
+    :param source: readable binary stream: a tar archive (plain, gzip,
+        bzip2, xz or zstd) or a squashfs filesystem.
     :param image_id: glance image id, for the error message.
-    :returns: ``'unified'`` (metadata.yaml at the top) or ``'rootfs'`` (a
-        root filesystem at the top, see the module docstring).
-    :raises ImageUnacceptable: not a readable tar archive, or neither kind.
+    :param limit: bytes that may be read (and kept) before deciding.
+    :returns: ``(kind, head)``: ``'unified'`` (metadata.yaml at the top),
+        ``'rootfs'`` (a root filesystem at the top, see the module
+        docstring) or ``'squashfs'``, and the bytes read from ``source``
+        (to be sent before the rest of it).
+    :raises ImageUnacceptable: not a readable archive, or neither kind.
     """
+    recorder = _Recorder(source, limit)
+    recorder.fill(tarfile.BLOCKSIZE)
+    if recorder.head.startswith(_SQUASHFS_MAGIC):
+        return SQUASHFS, bytes(recorder.head)
     try:
-        # Stream mode: members are read in order and nothing is indexed,
-        # so leaving early leaves the rest of the file unread.
-        with tarfile.open(path, mode='r|*') as archive:
+        if recorder.head.startswith(_ZSTD_MAGIC):
+            archive = tarfile.open(
+                mode='r|', fileobj=zstandard.ZstdDecompressor().stream_reader(
+                    Replayed(bytes(recorder.head), recorder)))
+        else:
+            # Stream mode: members are read in order and nothing is
+            # indexed, so leaving early leaves the rest unread.
+            archive = Replayed(bytes(recorder.head), recorder).tar()
+        with archive:
             kind, scan = _scan_members(archive)
     except _READ_ERRORS as e:
         reason = (f'the downloaded image is not a readable tar archive '
                   f'({e}). {FIX}')
     else:
         if kind is not None:
-            return kind
+            return kind, bytes(recorder.head)
         reason = scan.reason()
     # Some disk images (iso) start like an empty tar archive.
-    reason = _known_format(path) or reason
+    recorder.fill(_INSPECT_BYTES)
+    reason = _disk_format(bytes(recorder.head[:_INSPECT_BYTES])) or reason
     raise exception.ImageUnacceptable(image_id=image_id, reason=reason)
+
+
+class Replayed:
+    """``head`` (already read from ``rest``) followed by ``rest``."""
+
+    def __init__(self, head, rest):
+        self._head, self._rest = head, rest
+
+    def read(self, size=-1):
+        if not self._head:
+            return self._rest.read(size)
+        data = self._head if size < 0 else self._head[:size]
+        self._head = self._head[len(data):]
+        # A short first read would hide a compression magic from tarfile,
+        # which looks at its first read only.
+        if size < 0 or len(data) < size:
+            data += self._rest.read(-1 if size < 0 else size - len(data))
+        return data
+
+    def tar(self):
+        return tarfile.open(mode='r|*', fileobj=self)
+
+
+def inspect_tarball(path, image_id):
+    """:func:`inspect_stream` of a local file; returns the kind only."""
+    with open(path, 'rb') as f:
+        return inspect_stream(f, image_id)[0]
 
 
 def metadata_tarball(image_meta, architecture, created_at, os_version=None):
@@ -239,18 +317,48 @@ def metadata_tarball(image_meta, architecture, created_at, os_version=None):
     return buf.getvalue()
 
 
-def lxd_fingerprint(path, metadata):
-    """The fingerprint LXD gives an image before it is uploaded.
+def multipart_body(boundary, metadata, chunks):
+    """The ``multipart/form-data`` body of a split image upload, streamed.
 
-    LXD documents it as the SHA-256 of the unified tarball, or of the
-    metadata tarball followed by the rootfs tarball for a split image.
+    LXD takes a split image (``POST /1.0/images``) as two parts, the
+    metadata tarball first and then the root filesystem; this yields them
+    with their framing, without ever holding the root filesystem in memory,
+    so that it can be sent with chunked transfer encoding (its length need
+    not be known).
 
-    :param path: the (rootfs or unified) tarball on disk.
-    :param metadata: bytes of the metadata tarball, or None (unified).
-    :returns: 64 lowercase hex digits.
+    :param boundary: the boundary of the Content-Type header (str).
+    :param metadata: bytes of the metadata tarball.
+    :param chunks: iterable of bytes of the root filesystem.
     """
-    digest = hashlib.sha256(metadata or b'')
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
+    def head(name):
+        return (f'--{boundary}\r\nContent-Disposition: form-data; '
+                f'name="{name}"; filename="{name}"\r\nContent-Type: '
+                f'application/octet-stream\r\n\r\n').encode()
+    yield head('metadata') + metadata + b'\r\n' + head('rootfs')
+    yield from chunks
+    yield f'\r\n--{boundary}--\r\n'.encode()
+
+
+def chunks(stream, size=1024 * 1024):
+    """Yield ``stream`` in pieces of ``size`` bytes until its end."""
+    yield from iter(lambda: stream.read(size), b'')
+
+
+class Fingerprint:
+    """LXD's fingerprint of an image: the SHA-256 of the unified tarball,
+    or of the metadata tarball followed by the root filesystem of a split
+    image (LXD's image format docs)."""
+
+    def __init__(self, metadata=None):
+        self._digest = hashlib.sha256(metadata or b'')
+        self.size = 0
+
+    def chunks(self, stream, size=1024 * 1024):
+        """Yield ``stream`` in pieces of ``size`` bytes, hashing them."""
+        for chunk in chunks(stream, size):
+            self._digest.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+
+    def hexdigest(self):
+        return self._digest.hexdigest()

@@ -1,23 +1,29 @@
 """Glance images -> the LXD image store of this host.
 
 Each glance image is imported once per host and aliased by its glance image
-id; instances are created from that alias.  The image is downloaded to a
-staging file, classified (:mod:`image_format`: a root tarball gets a
-metadata tarball written for it, a unified tarball goes as it is) and
-uploaded; concurrent boots of one image import it once.
+id; instances are created from that alias.  Glance's data are streamed
+into LXD as they arrive, with no copy on the local disk: the first bytes
+are classified (:mod:`image_format`: a root tarball or squashfs gets a
+metadata tarball written for it, a unified tarball goes as it is) and sent
+on with the rest.  LXD computes the fingerprint.  Only when LXD answers
+that it has the image already (the same bytes under another glance id, or
+an import that died before its alias) does the driver compute it, reading
+glance again, to alias that image.  Concurrent boots of one image import
+it once.
 """
-import contextlib
 import os
-import tempfile
+import threading
 import time
+import uuid
 
+from nova.image import glance
 from nova.virt import images
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import excutils
-from oslo_utils import fileutils
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import image_format
 
 LOG = logging.getLogger(__name__)
@@ -26,30 +32,56 @@ CONF = lxd_conf.CONF
 LOCK_PREFIX = 'nova-lxd-image-'
 
 
-def staging_dir():
-    """``[lxd] image_staging_dir`` or ``instances_path``, created if needed."""
-    path = CONF.lxd.image_staging_dir or CONF.instances_path
-    os.makedirs(path, exist_ok=True)
-    return path
+class GlanceStream:
+    """A glance image's data as a readable stream, downloaded by nova's
+    glance API (``download(data=...)``, which checks image signatures when
+    nova is told to) in a thread that writes into a pipe.
 
-
-@contextlib.contextmanager
-def _downloaded(context, image_id):
-    """Download a glance image to a temporary file; yield its path.
-
-    The file is removed on leaving, whatever happens.
+    Use as a context manager: leaving it stops the download (the pipe's
+    reader is closed first, so a blocked writer fails instead of hanging)
+    and re-raises the download's error if the stream ended because of it.
     """
-    fd, path = tempfile.mkstemp(prefix=f'{image_id}.', suffix='.download',
-                                dir=staging_dir())
-    os.close(fd)
-    try:
-        start = time.monotonic()
-        images.fetch(context, image_id, path)
-        LOG.debug('Downloaded image %s (%d bytes) in %.2f s', image_id,
-                  os.path.getsize(path), time.monotonic() - start)
-        yield path
-    finally:
-        fileutils.delete_if_exists(path)
+
+    def __init__(self, context, image_id):
+        self._context, self._image_id = context, image_id
+        read_fd, write_fd = os.pipe()
+        self._reader = os.fdopen(read_fd, 'rb')
+        self._writer = os.fdopen(write_fd, 'wb')
+        self._error = None
+        self._thread = threading.Thread(
+            target=self._download, name=f'glance-{image_id}', daemon=True)
+
+    def _download(self):
+        try:
+            glance.API().download(self._context, self._image_id,
+                                  data=self._writer)
+        except BaseException as e:  # handed to the reading thread
+            self._error = e
+        finally:
+            try:
+                self._writer.close()
+            except OSError:  # the reader went away first
+                pass
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def read(self, size=-1):
+        """Bytes of the image; b'' at its end.
+
+        :raises: the download's error, when it ended the stream early.
+        """
+        data = self._reader.read(size)
+        if not data and self._error is not None:
+            raise self._error
+        return data
+
+    def __exit__(self, *exc):
+        self._reader.close()
+        self._thread.join()
+        if exc[0] is None and self._error is not None:
+            raise self._error
 
 
 def _created_at(image_meta):
@@ -75,28 +107,41 @@ class ImageStore:
         :param image_meta: nova.objects.ImageMeta of the instance's image.
         :returns: the LXD image alias to create the instance from (the
             glance image id).
-        :raises ImageUnacceptable: the image is no root filesystem tarball
-            (nothing is created in LXD then).
+        :raises ImageUnacceptable: the image is no root filesystem (nothing
+            is created in LXD then).
         :raises ImageNotFound: glance has no such image.
         :raises LXDRequestFailed, LXDUnreachable: LXD refused or is gone;
             an image uploaded before the failure is deleted again.
         """
         image_format.check_glance_format(image_meta)
         alias = image_meta.id
-        if self._session.image_by_alias(alias) is None:
-            with lockutils.lock(LOCK_PREFIX + alias):
-                # Another boot may have imported it while this one waited.
-                if self._session.image_by_alias(alias) is None:
-                    self._import(context, image_meta)
+        with lockutils.lock(LOCK_PREFIX + alias):
+            # Looked up under the lock: another boot may have imported it
+            # while this one waited.
+            if self._session.image_by_alias(alias) is None:
+                self._import(context, image_meta)
         return alias
 
     def _import(self, context, image_meta):
-        with _downloaded(context, image_meta.id) as path:
-            kind = image_format.inspect_tarball(path, image_meta.id)
+        start = time.monotonic()
+        with GlanceStream(context, image_meta.id) as stream:
+            kind, head = image_format.inspect_stream(stream, image_meta.id)
             metadata = None
-            if kind == image_format.ROOTFS:
+            if kind != image_format.UNIFIED:
                 metadata = self._metadata(context, image_meta)
-            self._upload(path, metadata, image_meta)
+            chunks = image_format.chunks(image_format.Replayed(head, stream))
+            try:
+                uploaded = self._upload(chunks, metadata, image_meta)
+            except lxd_exception.LXDRequestFailed as e:
+                if 'already exists' not in str(e):
+                    raise
+                uploaded = None
+        if uploaded is None:
+            self._alias_existing(context, image_meta, metadata)
+            return
+        self._alias_new(uploaded, image_meta)
+        LOG.info('Imported image %s into LXD as %s (%s) in %.2f s',
+                 image_meta.id, uploaded, kind, time.monotonic() - start)
 
     def _metadata(self, context, image_meta):
         arch = image_meta.properties.get('hw_architecture')
@@ -108,38 +153,46 @@ class ImageStore:
         return image_format.metadata_tarball(
             image_meta, architecture, _created_at(image_meta), os_version)
 
-    def _upload(self, path, metadata, image_meta):
-        fingerprint = image_format.lxd_fingerprint(path, metadata)
-        # Glance images with the same bytes share one LXD image: without
-        # this lock the roll back of one could delete the other's upload.
-        with lockutils.lock(LOCK_PREFIX + fingerprint):
-            self._upload_new(path, metadata, image_meta, fingerprint)
+    def _upload(self, chunks, metadata, image_meta):
+        if metadata is None:
+            return self._session.upload_image(
+                chunks, 'application/octet-stream', image_meta.id)
+        boundary = uuid.uuid4().hex
+        return self._session.upload_image(
+            image_format.multipart_body(boundary, metadata, chunks),
+            f'multipart/form-data; boundary={boundary}', image_meta.id)
 
-    def _upload_new(self, path, metadata, image_meta, fingerprint):
-        alias = image_meta.id
-        name = image_format.meta_field(image_meta, 'name') or alias
-        description = f'{name} (glance image {alias})'
-        if self._session.image_exists(fingerprint):
-            # Left by an import that died before its alias, or the same
-            # bytes under another glance id: uploading again would fail.
+    @staticmethod
+    def _description(image_meta):
+        name = image_format.meta_field(image_meta, 'name') or image_meta.id
+        return f'{name} (glance image {image_meta.id})'
+
+    def _alias_existing(self, context, image_meta, metadata):
+        """Alias the image LXD already has with these bytes.
+
+        :raises LXDRequestFailed: it is gone (deleted meanwhile).
+        """
+        fingerprint = image_format.Fingerprint(metadata)
+        with GlanceStream(context, image_meta.id) as stream:
+            for _chunk in fingerprint.chunks(stream):
+                pass
+        fingerprint = fingerprint.hexdigest()
+        # Under the fingerprint's lock: the roll back of another import of
+        # the same bytes could delete the image in between.
+        with lockutils.lock(LOCK_PREFIX + fingerprint):
             LOG.info('Image %s: aliasing LXD image %s, which has the same '
-                     'content', alias, fingerprint)
-            self._session.add_image_alias(fingerprint, alias, description)
-            return
-        start = time.monotonic()
-        try:
-            with open(path, 'rb') as rootfs:
-                uploaded = self._session.import_image(
-                    rootfs, metadata, alias, description)
-        except Exception:
-            with excutils.save_and_reraise_exception():
-                self._roll_back(fingerprint, alias)
-        if uploaded != fingerprint:
-            LOG.warning('LXD gave image %s fingerprint %s, expected %s',
-                        alias, uploaded, fingerprint)
-        LOG.info('Imported image %s into LXD as %s (%d bytes) in %.2f s',
-                 alias, uploaded, os.path.getsize(path),
-                 time.monotonic() - start)
+                     'content', image_meta.id, fingerprint)
+            self._session.add_image_alias(fingerprint, image_meta.id,
+                                          self._description(image_meta))
+
+    def _alias_new(self, fingerprint, image_meta):
+        with lockutils.lock(LOCK_PREFIX + fingerprint):
+            try:
+                self._session.add_image_alias(fingerprint, image_meta.id,
+                                              self._description(image_meta))
+            except Exception:
+                with excutils.save_and_reraise_exception():
+                    self._roll_back(fingerprint, image_meta.id)
 
     def _roll_back(self, fingerprint, alias):
         """Delete an image whose import failed after its upload."""

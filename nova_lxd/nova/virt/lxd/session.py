@@ -332,20 +332,24 @@ class LXDSession(session_storage.StorageCalls):
         except LookupError:
             return None
 
-    def import_image(self, rootfs, metadata, alias, description):
-        """Upload an image and alias it.
+    def upload_image(self, body, content_type, name):
+        """``POST /1.0/images`` of an image streamed from ``body``.
 
-        :param rootfs: readable binary file: a unified tarball when
-            ``metadata`` is None, else the root filesystem tarball.
-        :param metadata: bytes of a metadata tarball, or None.
-        :param alias: alias to create (nova uses the glance image id).
-        :returns: the new image's fingerprint.
+        :param body: iterable of bytes, sent with chunked transfer encoding
+            (a unified tarball, or image_format.multipart_body).
+        :param content_type: ``application/octet-stream`` or the multipart
+            type with its boundary.
+        :param name: what the image is, for error messages.
+        :returns: the fingerprint LXD gave the image.
+        :raises LXDRequestFailed: e.g. LXD cannot unpack it, or an image
+            with the same fingerprint exists.
         """
-        with self._errors('import image', alias):
-            fingerprint = self.client.images.create(
-                rootfs, metadata=metadata).fingerprint
-        self.add_image_alias(fingerprint, alias, description)
-        return fingerprint
+        with self._errors('import image', name):
+            response = self.client.api.images.post(
+                data=body, headers={'Content-Type': content_type})
+            operation = self.client.operations.wait_for_operation(
+                response.json()['operation'])
+            return operation.metadata['fingerprint']
 
     def image_exists(self, fingerprint):
         """True if the project holds the image with this full fingerprint."""
