@@ -30,12 +30,12 @@ NODE = 'nova-lxd-bench-node'
 CONF = lxd_conf.CONF
 
 
-def configure(project, instances_path):
+def configure(project, instances_path, pool='default'):
     """nova.conf of the benchmarks: no config files, [lxd] as asked, no
     wait for network-vif-plugged (no Neutron sends it)."""
     CONF([], project='nova', default_config_files=[], default_config_dirs=[])
     CONF.set_override('project', project, group='lxd')
-    CONF.set_override('pool', 'default', group='lxd')
+    CONF.set_override('pool', pool, group='lxd')
     CONF.set_override('instances_path', instances_path)
     CONF.set_override('vif_plugging_timeout', 0)
     CONF.set_override('host', NODE)
@@ -85,6 +85,10 @@ def arg_parser(prog, description, cache_help):
                         help='unmeasured rounds first (default 1)')
     parser.add_argument('--project', default='nova-lxd-bench',
                         help='LXD project to create and delete')
+    parser.add_argument('--pool', default='default',
+                        help="LXD storage pool of both sides' instances "
+                             "(default: default, a dir pool; host-setup "
+                             "also makes btrfs)")
     parser.add_argument('--cache', default=os.environ.get(
         'NOVA_LXD_CACHE', '/var/cache/nova-lxd'), help=cache_help)
     return parser
@@ -155,9 +159,16 @@ def wait_listening(container, port, timeout=30):
 
 
 # -- the raw pylxd side ------------------------------------------------------
-def raw_definition(serial, fingerprint):
-    """The same container as the driver's, written out by hand."""
+def raw_definition(serial, fingerprint, pool='default', quota=False):
+    """The same container as the driver's, written out by hand.
+
+    :param quota: the pool enforces sizes (the driver then sets the root
+        disk's size to the flavor's).
+    """
     hostname = f'bench-{serial}'
+    root = {'type': 'disk', 'path': '/', 'pool': pool}
+    if quota:
+        root['size'] = f"{FLAVOR['root_gb']}GiB"
     return {
         'name': f'raw-{serial:08x}', 'type': 'container', 'profiles': [],
         'source': {'type': 'image', 'fingerprint': fingerprint},
@@ -167,8 +178,7 @@ def raw_definition(serial, fingerprint):
                    'security.privileged': 'false',
                    'boot.autostart': 'false',
                    'raw.lxc': f'lxc.uts.name = {hostname}'},
-        'devices': {'root': {'type': 'disk', 'path': '/',
-                             'pool': 'default'}},
+        'devices': {'root': root},
     }
 
 

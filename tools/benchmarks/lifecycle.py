@@ -38,6 +38,7 @@ from nova.virt import images as nova_images
 
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.tests import image_fakes
+from nova_lxd.nova.virt.lxd import disks
 from nova_lxd.nova.virt.lxd import image_format
 from benchmarks import lib
 from benchmarks import report
@@ -57,7 +58,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.tmp = tempfile.mkdtemp(prefix='nova-lxd-bench-')
-        lib.configure(args.project, self.tmp)
+        lib.configure(args.project, self.tmp, args.pool)
         self.counter = lib.RequestCounter()
         self.glance = image_fakes.ImageServiceFixture()
         self.phases = lib.Phases()
@@ -130,12 +131,18 @@ class Bench:
             self.drop_last('driver', ('spawn', 'destroy'))
 
     def raw_lifecycle(self, fingerprint, measured):
-        definition = lib.raw_definition(next(self.serial), fingerprint)
+        definition = self.raw_definition(fingerprint)
         inst = self.measure('spawn', 'raw', lib.raw_spawn, self.raw,
                             definition)
         self.measure('destroy', 'raw', lib.raw_destroy, inst)
         if not measured:
             self.drop_last('raw', ('spawn', 'destroy'))
+
+    def raw_definition(self, fingerprint):
+        quota = disks.pool_features(self.driver._session.storage_pool(
+            self.args.pool))[0]
+        return lib.raw_definition(next(self.serial), fingerprint,
+                                  self.args.pool, quota)
 
     def drop_last(self, side, keys):
         """Forget the last samples of ``keys`` (a warm-up round)."""
@@ -148,7 +155,7 @@ class Bench:
         inst = self.instance(meta.id)
         self.spawn(inst, meta)
         raw = lib.raw_spawn(
-            self.raw, lib.raw_definition(next(self.serial), fingerprint))
+            self.raw, self.raw_definition(fingerprint))
         get = self.raw.api.instances
         ours = lib.shape(get[inst.name].get().json()['metadata'])
         theirs = lib.shape(get[raw.name].get().json()['metadata'])

@@ -42,6 +42,7 @@ from benchmarks import lib
 from benchmarks import report
 from benchmarks.lib import log
 from nova_lxd.aio import conf as aio_conf
+from nova_lxd.nova.virt.lxd import disks
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.tests import image_fakes
 
@@ -72,7 +73,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.tmp = tempfile.mkdtemp(prefix='nova-lxd-bench-')
-        lib.configure(args.project, self.tmp)
+        lib.configure(args.project, self.tmp, args.pool)
         # os-vif and the driver plug through privsep daemons, as in
         # nova-compute.
         aio_conf.configure_os_vif(OVSDB)
@@ -82,7 +83,7 @@ class Bench:
         self.macs = itertools.count(1)
         self.samples = collections.defaultdict(list)
         self.project = self.driver = self.raw = self.meta = None
-        self.fingerprint = None
+        self.fingerprint = self.quota = None
         self.spawned = {}  # driver instances: uuid -> (instance, nw info)
         self.handmade = set()  # port ids plugged by hand
 
@@ -100,6 +101,8 @@ class Bench:
         with self.glance:
             self.driver._images.ensure_image(self.context, self.meta)
         self.fingerprint = self.driver._session.image_by_alias(self.meta.id)
+        self.quota = disks.pool_features(
+            self.driver._session.storage_pool(self.args.pool))[0]
 
     def close(self):
         for instance, network_info in list(self.spawned.values()):
@@ -152,7 +155,8 @@ class Bench:
         plug = handmade.plug_hybrid if hybrid else handmade.plug_native
         self.handmade.add(port_id)
         nic = plug(BRIDGE, port_id, mac, str(uuid.uuid4()), MTU)
-        definition = lib.raw_definition(next(self.serial), self.fingerprint)
+        definition = lib.raw_definition(
+            next(self.serial), self.fingerprint, self.args.pool, self.quota)
         definition['devices']['eth0'] = dict(nic, name='eth0')
         return lib.raw_spawn(self.raw, definition)
 
@@ -185,7 +189,8 @@ class Bench:
     def bench_hotplug(self):
         log(f'attach/detach: {self.args.warmup} + {self.args.runs} rounds')
         instance = self.spawn(ovs_vif(*self.port(), hybrid=False))
-        definition = lib.raw_definition(next(self.serial), self.fingerprint)
+        definition = lib.raw_definition(
+            next(self.serial), self.fingerprint, self.args.pool, self.quota)
         container = lib.raw_spawn(self.raw, definition)
 
         def driver(measured):

@@ -12,11 +12,10 @@ import statistics
 _IDS = re.compile(r'\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                   r'[0-9a-f]{12}\b|\b[0-9a-f]{64}\b')
 HEADER = ('metric', 'driver', 'raw', 'ratio', 'target', 'verdict')
-# The steps of ImageStore.ensure_image: glance download to the staging
-# file, tarball inspection, glance show (metadata), SHA-256 fingerprint,
-# LXD lookups (alias twice, server architecture, image by fingerprint), the
-# upload (pylxd images.create, as the raw side), the alias, removal of the
-# staging file, and the rest (locks, metadata tarball, logging).
+# The steps of ImageStore.ensure_image: inspection of the first bytes,
+# glance show (metadata), LXD lookups (alias, server architecture), the
+# upload streamed from the glance download, the alias, and the rest (locks,
+# metadata tarball, logging).
 PHASES = ('inspection', 'glance show', 'LXD lookups', 'streamed upload',
           'LXD alias', 'other')
 

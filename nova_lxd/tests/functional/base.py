@@ -5,7 +5,9 @@ with everything in it afterwards.  Images are the tarballs built by
 ``tools/lib/build-images.sh``, found through ``NOVA_LXD_TEST_BUSYBOX_IMAGE``
 and ``NOVA_LXD_TEST_DEBIAN_IMAGE`` (``tools/run-tests`` sets both).
 """
+import builtins
 import copy
+import glob
 import os
 import sys
 import unittest
@@ -19,6 +21,7 @@ from nova import test
 from nova.tests.fixtures import neutron as neutron_fixture
 from nova.tests.functional import integrated_helpers
 from nova.virt import fake
+import psutil
 
 from nova_lxd.aio import lxd as aio_lxd
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
@@ -26,6 +29,22 @@ from nova_lxd.tests.functional import network
 from nova_lxd.tests import image_fakes
 
 TEST_NET_ID = '5b4f6a0e-77ad-4b2e-9a7e-0000000000a7'
+# What nova's test base poisons (GenericPoisonFixture, SysFsPoisonFixture):
+# os-brick and the kernel's cgroup files are read for real in some tests,
+# which is their point.  Taken before any test runs.
+_HOST_READS = {
+    'builtins.open': builtins.open, 'glob.glob': glob.glob,
+    'glob.iglob': glob.iglob, 'os.listdir': os.listdir,
+    'os.path.isdir': os.path.isdir, 'os.uname': os.uname,
+    'psutil.net_if_addrs': psutil.net_if_addrs,
+}
+
+
+def allow_host_reads(test):
+    """Undo nova's poisoning of /sys reads and host inspection
+    (_HOST_READS) for the rest of ``test``."""
+    for name, original in _HOST_READS.items():
+        test.useFixture(fixtures.MonkeyPatch(name, original))
 
 
 def missing_prerequisite(reason):

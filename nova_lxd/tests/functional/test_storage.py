@@ -122,3 +122,48 @@ class EphemeralRollbackTest(base.DriverTestCase):
         self.assertEqual([f'{inst.name}-ephemeral0'], self.custom_volumes())
         self.driver.destroy(self.context, inst, [])
         self.assertEqual([], self.custom_volumes())
+
+
+class DiskQoSTest(base.DriverTestCase):
+    """Flavor disk quotas reach the kernel: LXD writes them to the
+    container's block I/O cgroup for the device under the disk, v2
+    ``io.max`` or (this test machine) v1 ``blkio.throttle.*``.  A timing
+    measurement would only repeat the kernel's own tests."""
+
+    def limits(self, inst):
+        """The container's I/O limits as ``{name: value}`` (v1 and v2
+        names, e.g. ``wbps``/``write_bps_device``)."""
+        pid = self.init_pid(inst)
+        with open(f'/proc/{pid}/cgroup') as f:
+            paths = dict(line.strip().split(':', 2)[1:]
+                         for line in f if line.strip())
+        found = {}
+        if 'blkio' in paths:  # cgroup v1
+            base = f"/sys/fs/cgroup/blkio{paths['blkio']}"
+            for name in ('read_bps_device', 'write_bps_device',
+                         'read_iops_device', 'write_iops_device'):
+                with open(f'{base}/blkio.throttle.{name}') as f:
+                    for line in f.read().split('\n'):
+                        if line.strip():
+                            found[name] = line.split()[1]
+        else:  # cgroup v2: io.max "MAJ:MIN rbps=... wbps=..."
+            with open(f"/sys/fs/cgroup{paths['']}/io.max") as f:
+                for field in f.read().split()[1:]:
+                    key, value = field.split('=')
+                    found[key] = value
+        return found
+
+    def test_root_disk_limits_reach_the_cgroup(self):
+        base.allow_host_reads(self)
+        inst = self.instance(extra_specs={
+            'quota:disk_write_bytes_sec': '1048576',
+            'quota:disk_read_iops_sec': '200'})
+        self.spawn(inst)
+        root = self.container(inst).devices['root']
+        self.assertEqual(('1048576B', '200iops'),
+                         (root['limits.write'], root['limits.read']))
+        limits = self.limits(inst)
+        self.assertEqual('1048576', limits.get('write_bps_device',
+                                               limits.get('wbps')))
+        self.assertEqual('200', limits.get('read_iops_device',
+                                           limits.get('riops')))

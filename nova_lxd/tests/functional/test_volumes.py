@@ -6,8 +6,6 @@ iSCSI, FC, NVMe-oF and RBD need kernel modules or targets this machine
 does not have; only the protocol name in connection_info differs for the
 driver, os-brick does the rest.
 """
-import builtins
-import glob
 import os
 import subprocess
 import uuid
@@ -15,22 +13,12 @@ import uuid
 import fixtures
 from nova import exception
 import os_brick.privileged
-import psutil
 
 import nova_lxd.privsep
 from nova_lxd.privsep import fs
 from nova_lxd.tests.functional import base
 
 MIB = 1024 * 1024
-# What nova's test base poisons (GenericPoisonFixture, SysFsPoisonFixture):
-# os-brick reads /sys and the host's name to find and describe block
-# devices, which is the point of these tests.  Taken before any test runs.
-_HOST_READS = {
-    'builtins.open': builtins.open, 'glob.glob': glob.glob,
-    'glob.iglob': glob.iglob, 'os.listdir': os.listdir,
-    'os.path.isdir': os.path.isdir, 'os.uname': os.uname,
-    'psutil.net_if_addrs': psutil.net_if_addrs,
-}
 
 
 class LoopVolume(fixtures.Fixture):
@@ -79,8 +67,7 @@ def real_host(test):
     """Let os-brick read the real host (see _HOST_READS) and run os-brick's
     and nova-lxd's privileged calls in the (root) test process instead of
     starting privsep daemons."""
-    for name, original in _HOST_READS.items():
-        test.useFixture(fixtures.MonkeyPatch(name, original))
+    base.allow_host_reads(test)
     for context in (os_brick.privileged.default,
                     nova_lxd.privsep.storage_pctxt):
         test.useFixture(fixtures.MockPatchObject(context, 'client_mode',
@@ -173,6 +160,35 @@ class VolumeDriverTest(base.DriverTestCase):
             exception.VolumeAttachFailed, self.driver.attach_volume,
             self.context, volume.connection_info(), inst, '/dev/vdb')
         self.assertIn(volume.id, str(e))
+        self.assertNotIn('volume-vdb', self.container(inst).devices)
+        self.assertEqual([], os.listdir(self.mount_dir))
+
+    def test_raw_block_device_for_lun_bdms(self):
+        volume = self.useFixture(LoopVolume(fstype=None))
+        inst = self.instance()
+        self.spawn(inst)
+        info = volume.connection_info()
+        self.driver.attach_volume(self.context, info, inst, '/dev/vdb',
+                                  device_type='lun')
+        self.guest(inst, 'test', '-b', '/dev/vdb')
+        self.guest(inst, 'sh', '-c', 'echo raw | dd of=/dev/vdb 2>/dev/null')
+        self.assertIsNone(fs.find_mount(volume.device))
+        volume.grow(128)
+        self.assertEqual(128 * MIB, self.driver.extend_volume(
+            self.context, info, inst, 128 * MIB))
+        self.driver.detach_volume(self.context, info, inst, '/dev/vdb')
+        with open(volume.file, 'rb') as f:
+            self.assertEqual(b'raw\n', f.read(4))
+
+    def test_device_that_never_appears(self):
+        inst = self.instance()
+        self.spawn(inst)
+        info = {'driver_volume_type': 'local', 'serial': 'vol-gone',
+                'data': {'device_path': '/dev/nova-lxd-no-such-device'}}
+        e = self.assertRaises(exception.VolumeAttachFailed,
+                              self.driver.attach_volume, self.context, info,
+                              inst, '/dev/vdb')
+        self.assertIn('/dev/nova-lxd-no-such-device', str(e))
         self.assertNotIn('volume-vdb', self.container(inst).devices)
         self.assertEqual([], os.listdir(self.mount_dir))
 

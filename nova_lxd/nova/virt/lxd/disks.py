@@ -197,6 +197,19 @@ def volume_path(mountpoint):
     return '/media/' + mountpoint.rstrip('/').rsplit('/', 1)[-1]
 
 
+def raw_volume_device(device_path, mountpoint):
+    """The ``unix-block`` device that gives the guest the volume's block
+    device itself, at nova's device name (``/dev/vdb``): for BDMs with
+    ``device_type`` ``lun``.  The guest cannot mount it (unprivileged);
+    it is for programs that use a block device as it is.  LXD applies no
+    I/O limits to unix-block devices.
+
+    :returns: ``(device name, LXD device dict)``.
+    """
+    return volume_device_name(mountpoint), {
+        'type': 'unix-block', 'source': device_path, 'path': mountpoint}
+
+
 def volume_device(device_path, mountpoint, extra_specs):
     """The disk device that mounts a connected volume in the guest.
 

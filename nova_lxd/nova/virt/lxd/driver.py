@@ -72,7 +72,7 @@ class LXDDriver(driver.ComputeDriver):
         Running containers are not touched.
 
         :raises LXDUnreachable, LXDProjectUnavailable,
-            LXDStoragePoolNotFound, LXDDriverError: naming the fix.
+            LXDStoragePoolNotFound, LXDProfilesMissing: naming the fix.
         """
         info = self._session.server_info()
         if self._session.ensure_project():
@@ -83,12 +83,8 @@ class LXDDriver(driver.ComputeDriver):
         missing = sorted(set(CONF.lxd.profiles) -
                          set(self._session.profile_names()))
         if missing:
-            raise lxd_exception.LXDDriverError(
-                reason=f'[lxd] profiles {", ".join(missing)} do not exist '
-                       f'in LXD project {CONF.lxd.project}; create them '
-                       f'(`lxc profile create NAME --project '
-                       f'{CONF.lxd.project}`) or remove them from [lxd] '
-                       f'profiles')
+            raise lxd_exception.LXDProfilesMissing(
+                profiles=', '.join(missing), project=CONF.lxd.project)
         env = info.get('environment', {})
         LOG.info('LXD %s at %s, project %s, storage pool %s (driver %s)',
                  env.get('server_version'), self._session.endpoint,
@@ -381,7 +377,8 @@ class LXDDriver(driver.ComputeDriver):
         """See volumes.VolumeAttacher.attach (running or stopped)."""
         if encryption:
             connection_info['data']['encrypted'] = True
-        self._volumes.attach(instance, connection_info, mountpoint)
+        self._volumes.attach(instance, connection_info, mountpoint,
+                             device_type)
 
     def detach_volume(self, context, connection_info, instance, mountpoint,
                       encryption=None):

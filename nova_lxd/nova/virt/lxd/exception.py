@@ -34,6 +34,13 @@ class LXDProjectUnavailable(LXDDriverError):
                '(`lxc project create %(project)s`) or set [lxd] project.')
 
 
+class LXDProfilesMissing(LXDDriverError):
+    msg_fmt = ('LXD driver error: [lxd] profiles %(profiles)s do not exist in '
+               'LXD project %(project)s; create them (`lxc profile create '
+               'NAME --project %(project)s`) or remove them from [lxd] '
+               'profiles')
+
+
 class LXDRequestFailed(LXDDriverError):
     msg_fmt = 'LXD refused to %(action)s %(target)s: %(error)s'
 

@@ -9,7 +9,8 @@ which yields a block device.  Its filesystem is mounted on the host under
 itself, and a host mount is what lets the filesystem grow online after an
 extend and its top directory be handed to the container's root (see
 nova_lxd.privsep.fs).  A volume nova names ``/dev/vdb`` appears at
-``/media/vdb`` (disks.volume_path).
+``/media/vdb`` (disks.volume_path).  A BDM with ``device_type`` ``lun``
+gets the raw block device instead, at ``/dev/vdb`` (no host mount).
 
 os-brick runs its root commands through its own privsep context
 (``[privsep_osbrick]``, set up by nova-compute's ``os_brick.setup``); ours
@@ -72,9 +73,12 @@ class VolumeAttacher:
         except ValueError:
             raise exception.VolumeDriverNotFound(driver_type=protocol)
 
-    def _connect_and_mount(self, instance, connection_info, mountpoint):
+    def _connect_and_mount(self, instance, connection_info, mountpoint,
+                           device_type=None):
         """Connect the volume and mount its filesystem on the host
-        (idempotent); return its LXD ``(device name, disk device)``."""
+        (idempotent); return its LXD ``(device name, disk device)``.  With
+        ``device_type`` ``lun`` the block device itself is handed over
+        (``data['lxd_access'] = 'block'`` records it for extend)."""
         data = connection_info['data']
         if data.get('encrypted'):
             raise exception.VolumeEncryptionNotSupported(
@@ -82,6 +86,9 @@ class VolumeAttacher:
                 volume_id=connection_info.get('serial'))
         device_info = self._connector(connection_info).connect_volume(data)
         data['device_path'] = device_info['path']
+        if device_type == 'lun':
+            data['lxd_access'] = 'block'
+            return disks.raw_volume_device(device_info['path'], mountpoint)
         target = mount_dir(instance, mountpoint)
         if fs.mounted_at(target) is None:
             fs.mount(device_info['path'], target)
@@ -96,7 +103,8 @@ class VolumeAttacher:
         self._connector(connection_info).disconnect_volume(
             connection_info['data'], None, force=True)
 
-    def attach(self, instance, connection_info, mountpoint):
+    def attach(self, instance, connection_info, mountpoint,
+               device_type=None):
         """Connect and mount a volume and bind it into the container, live
         if it runs.
 
@@ -104,6 +112,8 @@ class VolumeAttacher:
             ``data['device_path']`` is set to the host device, as nova's
             other drivers do.
         :param mountpoint: nova's device name (``/dev/vdb``).
+        :param device_type: the BDM's; ``lun`` hands over the raw block
+            device (disks.raw_volume_device).
         :raises VolumeEncryptionNotSupported: an encrypted volume.
         :raises VolumeDriverNotFound: os-brick has no connector for it.
         :raises VolumeAttachFailed: no filesystem the host can mount, or LXD
@@ -111,8 +121,8 @@ class VolumeAttacher:
         """
         volume_id = connection_info.get('serial')
         try:
-            name, device = self._connect_and_mount(instance, connection_info,
-                                                   mountpoint)
+            name, device = self._connect_and_mount(
+                instance, connection_info, mountpoint, device_type)
             self._session.add_device(instance.name, name, device)
             self.hand_over(instance)
         except (exception.VolumeEncryptionNotSupported,
@@ -157,7 +167,8 @@ class VolumeAttacher:
         devices = {}
         for bdm in driver.block_device_info_get_mapping(block_device_info):
             name, device = self._connect_and_mount(
-                instance, bdm['connection_info'], bdm['mount_device'])
+                instance, bdm['connection_info'], bdm['mount_device'],
+                bdm.get('device_type'))
             devices[name] = device
         return devices
 
@@ -206,7 +217,9 @@ class VolumeAttacher:
         """
         new_size = self._connector(connection_info).extend_volume(
             connection_info['data'])
-        fs.grow_mounted_filesystem(connection_info['data']['device_path'])
+        # A raw block device needs nothing more: the guest sees its size.
+        if connection_info['data'].get('lxd_access') != 'block':
+            fs.grow_mounted_filesystem(connection_info['data']['device_path'])
         LOG.info('Volume %s grown to %s bytes (asked %s)',
                  connection_info.get('serial'), new_size, requested_size,
                  instance=instance)
