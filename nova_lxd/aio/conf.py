@@ -62,7 +62,7 @@ def _dirs(workdir):
 
 
 def configure(workdir, driver=LXD_DRIVER, log_file=None, debug=False,
-              ovsdb=None):
+              ovsdb=None, pool=LXD_POOL):
     """Parse an empty command line into nova's CONF and set the sandbox's
     options.  Call once per process, before any service starts.
 
@@ -70,6 +70,7 @@ def configure(workdir, driver=LXD_DRIVER, log_file=None, debug=False,
     :param driver: ``compute_driver`` value.
     :param log_file: file for the services' log (None: stderr).
     :param ovsdb: OVSDB connection for os-vif (``ovs`` ports), or None.
+    :param pool: ``[lxd] pool``.
     """
     nova_config.parse_args([sys.argv[0]], default_config_files=[],
                            configure_db=False, init_rpc=False)
@@ -91,7 +92,7 @@ def configure(workdir, driver=LXD_DRIVER, log_file=None, debug=False,
         for name, value in values.items():
             CONF.set_override(name, value, group)
     if driver != FAKE_DRIVER:
-        _configure_lxd()
+        _configure_lxd(pool)
         if ovsdb:
             configure_os_vif(ovsdb)
     logging.setup(CONF, 'nova')
@@ -115,8 +116,8 @@ def configure_os_vif(ovsdb):
         CONF.set_override('helper_command', helper, group)
 
 
-def _configure_lxd():
+def _configure_lxd(pool):
     """Set ``[lxd] project`` and ``pool`` when the driver's options exist."""
     from nova_lxd.nova.virt.lxd import conf as lxd_conf  # registers [lxd]
     lxd_conf.CONF.set_override('project', LXD_PROJECT, 'lxd')
-    lxd_conf.CONF.set_override('pool', LXD_POOL, 'lxd')
+    lxd_conf.CONF.set_override('pool', pool, 'lxd')

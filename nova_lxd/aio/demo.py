@@ -57,7 +57,8 @@ class Demo:
                self.args.image, '--port', str(self.args.port), '--driver',
                self.args.driver, '--vif-type', self.args.vif_type,
                '--ready-file', ready,
-               '--log-file', self.log_file]
+               '--log-file', self.log_file,
+               '--pool', getattr(self.args, 'pool', 'default')]
         with open(self.out_file, 'w') as out:
             self.proc = subprocess.Popen(cmd, stdout=out,
                                          stderr=subprocess.STDOUT)

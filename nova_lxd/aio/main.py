@@ -41,6 +41,9 @@ def parse_args(argv=None):
                    help="the port's binding: 'ovs' (default: native, on "
                    "the userspace OVS bridge br-ml2 of tools/lib/ovs.sh; "
                    "cloud-init sets the address) or 'tap' (routed)")
+    p.add_argument('--pool', default=aio_conf.LXD_POOL,
+                   help='LXD storage pool of the instances (default '
+                   '%(default)s; tools/lib/host-setup.sh also makes btrfs)')
     p.add_argument('--ready-file', help='write the endpoints and ids there '
                    'as JSON once the API answers (used by the demo)')
     return p.parse_args(argv)
@@ -241,7 +244,8 @@ def main(argv=None):
         open(args.log_file, 'w').close()
         aio_conf.configure(workdir, driver=driver, log_file=args.log_file,
                            debug=args.debug,
-                           ovsdb=network.OVSDB if ovs else None)
+                           ovsdb=network.OVSDB if ovs else None,
+                           pool=args.pool)
         if ovs:
             try:
                 host_address = network.add_host_address()

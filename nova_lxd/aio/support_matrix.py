@@ -63,6 +63,7 @@ FEATURES = (
             None),
     Feature('Volume extend', ('extend_volume',), 'supports_extend_volume'),
     Feature('Volume multi-attach', (), 'supports_multiattach'),
+    Feature('Volume swap (retype, migration)', ('swap_volume',), None),
     Feature('Set admin password', ('set_admin_password',), None),
     Feature('VNC or SPICE console', ('get_vnc_console',), None),
     Feature('Serial console', ('get_serial_console',), None),

@@ -35,6 +35,11 @@ MISSING = {
     'Volume multi-attach': (
         'LXD mounts a volume\'s filesystem on the host for each container; '
         'two mounts of one ext4/xfs filesystem corrupt it.  Not offered.'),
+    'Volume swap (retype, migration)': (
+        'A live swap copies the data while the guest keeps writing, which '
+        "needs a block layer between the guest and the volume (libvirt's "
+        'block copy); a container writes straight to the mounted '
+        'filesystem.  Detach, copy and attach instead.'),
     'Set admin password': (
         'Containers get no admin password (tempest runs with '
         'enable_instance_password False); use a key pair, which cloud-init '
