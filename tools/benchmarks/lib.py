@@ -16,11 +16,13 @@ import urllib.parse
 import uuid
 
 from nova import objects
+from nova.virt import fake
 import pylxd
 
 from nova_lxd.aio import lxd as aio_lxd
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import definition
+from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.nova.virt.lxd import session as lxd_session
 
 #: The flavor of every instance (CPU count, MiB, GiB).
@@ -274,6 +276,16 @@ class Phases:
                 setattr(owner, attr, original)
             else:
                 delattr(owner, attr)
+
+
+def driver_in_project(name):
+    """A fresh LXD project ``name`` (see :class:`Project`) and an LXDDriver
+    started on it (``init_host``); returns ``(driver, project)``."""
+    driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
+    project = Project(name, driver._session.endpoint, CONF.lxd.timeout)
+    project.create()
+    driver.init_host(NODE)
+    return driver, project
 
 
 class Project:

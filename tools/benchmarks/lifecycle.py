@@ -33,10 +33,8 @@ from nova.compute import power_state
 from nova.compute import provider_tree
 from nova import context as nova_context
 from nova.network import model as network_model
-from nova.virt import fake
 from nova.virt import images as nova_images
 
-from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.tests import image_fakes
 from nova_lxd.nova.virt.lxd import disks
 from nova_lxd.nova.virt.lxd import image_format
@@ -72,12 +70,7 @@ class Bench:
 
     # -- set up / clean up ---------------------------------------------------
     def setup(self):
-        self.driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
-        self.project = lib.Project(
-            self.args.project, self.driver._session.endpoint,
-            lib.CONF.lxd.timeout)
-        self.project.create()
-        self.driver.init_host(NODE)
+        self.driver, self.project = lib.driver_in_project(self.args.project)
         self.raw = self.project.client()
         self.counter.attach(self.driver._session.client)
         self.counter.attach(self.raw)

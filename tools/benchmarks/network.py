@@ -35,7 +35,6 @@ import uuid
 
 from nova import context as nova_context
 from nova.network import model as network_model
-from nova.virt import fake
 
 from benchmarks import handmade
 from benchmarks import lib
@@ -43,7 +42,6 @@ from benchmarks import report
 from benchmarks.lib import log
 from nova_lxd.aio import conf as aio_conf
 from nova_lxd.nova.virt.lxd import disks
-from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.tests import image_fakes
 
 BRIDGE = 'br-ml2'
@@ -89,12 +87,7 @@ class Bench:
 
     # -- set up / clean up ---------------------------------------------------
     def setup(self):
-        self.driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
-        self.project = lib.Project(self.args.project,
-                                   self.driver._session.endpoint,
-                                   lib.CONF.lxd.timeout)
-        self.project.create()
-        self.driver.init_host(lib.NODE)
+        self.driver, self.project = lib.driver_in_project(self.args.project)
         self.raw = self.project.client()
         path = os.path.join(self.args.cache, 'images', 'busybox-rootfs.tar.gz')
         self.meta = self.glance.add_file(path, name='bench busybox')

@@ -22,12 +22,10 @@ import time
 import uuid
 
 from nova import context as nova_context
-from nova.virt import fake
 import os_brick.privileged
 
 from benchmarks import lib
 from benchmarks import report
-from nova_lxd.nova.virt.lxd import driver as lxd_driver
 import nova_lxd.privsep
 from nova_lxd.tests import image_fakes
 
@@ -50,12 +48,7 @@ class Bench:
         self.project = self.driver = self.loop = None
 
     def setup(self):
-        self.driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
-        self.project = lib.Project(self.args.project,
-                                   self.driver._session.endpoint,
-                                   lib.CONF.lxd.timeout)
-        self.project.create()
-        self.driver.init_host(lib.NODE)
+        self.driver, self.project = lib.driver_in_project(self.args.project)
         image = os.path.join(self.tmp, 'volume.img')
         with open(image, 'wb') as f:
             f.truncate(64 << 20)
