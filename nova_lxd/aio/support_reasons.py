@@ -23,8 +23,6 @@ MISSING = {
     'Image: qcow2': (
         'A container is created from a filesystem tree, not a disk image; '
         'upload a root tarball or an LXD image as raw/bare.'),
-    'Snapshot': _LIFECYCLE,
-    'Shelve and unshelve': _LIFECYCLE + ' Shelve needs snapshot.',
     'Rescue': _LIFECYCLE,
     'Resize': _LIFECYCLE,
     'Cold migration': _LIFECYCLE,

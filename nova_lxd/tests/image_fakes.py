@@ -132,6 +132,23 @@ class ImageServiceFixture(fixtures.Fixture):
                 for chunk in iter(lambda: src.read(CHUNK), b''):
                     data.write(chunk)
 
+    def update(self, context, image_id, metadata, data=None,
+               purge_props=False):
+        """Glance's image update: fields merged, data (a stream or an
+        iterable of bytes) stored as the image's bytes."""
+        image = self.images[image_id]
+        metadata = dict(metadata)
+        image['properties'].update(metadata.pop('properties', {}))
+        image.update(metadata)
+        if data is not None:
+            stream = data
+            if hasattr(stream, 'read'):
+                data = iter(lambda: stream.read(CHUNK), b'')
+            self.data[image_id] = b''.join(data)
+            image['size'] = len(self.data[image_id])
+        image['status'] = 'active'
+        return dict(image)
+
 
 class FakeSession:
     """The image methods of LXDSession over dicts, with faults to inject."""

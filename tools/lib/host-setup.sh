@@ -64,8 +64,11 @@ main() {
         # setsid: own session, so the daemon outlives this script and any
         # process-group cleanup of the caller (CI).  Append: keep old logs.
         # Socket group `lxd` (the Debian package's): nova-compute runs as a
-        # member of it, not as root (tools/cloud).
-        setsid nohup lxd --group lxd >>"$logdir/lxd.log" 2>&1 </dev/null &
+        # member of it, not as root (tools/cloud).  Started from /: LXD's
+        # rsync (dir pool snapshots and copies) fails in a working
+        # directory that was deleted meanwhile, e.g. CI's fresh clone.
+        (cd / && exec setsid nohup lxd --group lxd) >>"$logdir/lxd.log" \
+            2>&1 </dev/null &
         run lxd waitready --timeout 60
         lxd_answers || die "lxd started but does not answer on $lxd_dir/unix.socket"
         say "lxd started ($((SECONDS - t0))s, log $logdir/lxd.log)"

@@ -143,6 +143,15 @@ Related options:
 * ``volume_use_multipath``
 """),
     cfg.StrOpt(
+        'snapshot_compression',
+        help="""
+Compression of the images LXD publishes for instance snapshots before they
+are uploaded to Glance: one of LXD's algorithms (``gzip``, ``zstd``,
+``xz``, ``bzip2``, ``none``...).  Unset, the daemon's
+``images.compression_algorithm`` (gzip by default) is used.  ``none``
+publishes fastest and uploads the most bytes.
+"""),
+    cfg.StrOpt(
         'volume_mount_dir',
         default='$state_path/lxd-volumes',
         help="""

@@ -17,6 +17,7 @@ from oslo_utils import excutils
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import console
+from nova_lxd.nova.virt.lxd import creation
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import diagnostics
@@ -28,6 +29,7 @@ from nova_lxd.nova.virt.lxd import plug
 from nova_lxd.nova.virt.lxd import power
 from nova_lxd.nova.virt.lxd import resources
 from nova_lxd.nova.virt.lxd import session
+from nova_lxd.nova.virt.lxd import snapshots
 from nova_lxd.nova.virt.lxd import state
 from nova_lxd.nova.virt.lxd import instance_files
 from nova_lxd.nova.virt.lxd import vif as vifs
@@ -63,6 +65,9 @@ class LXDDriver(driver.ComputeDriver):
         self._interfaces = interfaces.InterfaceAttacher(self._session,
                                                         self._plugger)
         self._volumes = volumes.VolumeAttacher(self._session)
+        self._snapshots = snapshots.Snapshotter(self._session)
+        self._creator = creation.Creator(self._session, self._plugger,
+                                         self._power, virtapi)
         self._pool_driver = None
 
     # -- host -------------------------------------------------------------
@@ -215,9 +220,9 @@ class LXDDriver(driver.ComputeDriver):
                     instance_files.config_drive_device(source))
                 configdrive.update_instance(instance)
             if power_on:
-                self._create_and_start(instance, network_info, body)
+                self._creator.create_and_start(instance, network_info, body)
             else:
-                self._create(instance, network_info, body)
+                self._creator.create(instance, network_info, body)
         except Exception:
             with excutils.save_and_reraise_exception():
                 self._rollback(instance, network_info, block_device_info)
@@ -238,37 +243,6 @@ class LXDDriver(driver.ComputeDriver):
                 step()
             except Exception:
                 LOG.exception('Rollback step failed', instance=instance)
-
-    def _vif_event_failed(self, event_name, instance):
-        LOG.error('Neutron reported failure on event %s', event_name,
-                  instance=instance)
-        if CONF.vif_plugging_is_fatal:
-            raise exception.VirtualInterfaceCreateException()
-
-    def _create(self, instance, network_info, definition):
-        """Create the container while its ports are plugged."""
-        self._plugger.plug_while(
-            instance, network_info,
-            lambda: self._session.create_instance(definition))
-
-    def _create_and_start(self, instance, network_info, definition):
-        """Create the container, plug the ports, start it, waiting for
-        Neutron's vif-plugged events (planned before plugging: an OVS port
-        comes up, and its event is sent, as soon as it is plugged)."""
-        events = vifs.plugged_events(network_info)
-        timeout = CONF.vif_plugging_timeout
-        if not timeout:
-            events = []
-        try:
-            with self.virtapi.wait_for_instance_event(
-                    instance, events, timeout=timeout,
-                    error_callback=self._vif_event_failed):
-                self._create(instance, network_info, definition)
-                self._power.boot(instance.name)
-        except exception.InstanceEventTimeout:
-            LOG.warning('Timeout waiting for %s', events, instance=instance)
-            if CONF.vif_plugging_is_fatal:
-                raise exception.VirtualInterfaceCreateException()
 
     def _remove(self, instance, network_info, destroy_disks=True):
         """Stop and delete the container, unplug its ports, delete its
@@ -390,6 +364,12 @@ class LXDDriver(driver.ComputeDriver):
         """See volumes.VolumeAttacher.extend (requested_size in bytes)."""
         return self._volumes.extend(instance, connection_info,
                                     requested_size)
+
+    def snapshot(self, context, instance, image_id, update_task_state):
+        """Upload a snapshot of the instance, running or not (see the
+        snapshots module)."""
+        self._snapshots.snapshot(context, instance, image_id,
+                                 update_task_state)
 
     def get_num_instances(self):
         return len(self._nova_instances())

@@ -1,4 +1,5 @@
-"""Storage pool and custom volume calls of :class:`session.LXDSession`.
+"""Storage calls of :class:`session.LXDSession`: pools, custom volumes,
+instance snapshots and the images published from them.
 
 A mixin kept apart only for size: its methods map errors with the
 session's ``_errors`` (session.py stays the one place where LXD errors
@@ -9,6 +10,9 @@ volumes/custom`` (https://documentation.ubuntu.com/lxd/en/latest/rest-api/).
 Volume calls act in ``[lxd] project``, whose ``features.storage.volumes``
 keeps nova's volumes apart from other projects'.
 """
+import contextlib
+
+from nova import exception
 from oslo_log import log as logging
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
@@ -77,3 +81,58 @@ class StorageCalls:
                            .custom[name].delete())
         except LookupError:
             LOG.debug('Storage volume %s/%s was already deleted', pool, name)
+
+    # -- instance snapshots and images made from them -----------------------
+    def create_snapshot(self, name, snapshot):
+        """Snapshot an instance's filesystem (not its memory), running or
+        not: ``POST /1.0/instances/<name>/snapshots``.
+
+        :raises InstanceNotFound: no such instance.
+        """
+        with self._errors(f'snapshot {snapshot} of', name,
+                          exception.InstanceNotFound(instance_id=name)):
+            self._wait(self.client.api.instances[name].snapshots.post(
+                json={'name': snapshot, 'stateful': False}))
+
+    def delete_snapshot(self, name, snapshot):
+        """Delete an instance snapshot; an absent one is no error."""
+        try:
+            with self._errors(f'delete snapshot {snapshot} of', name,
+                              LookupError()):
+                self._wait(self.client.api.instances[name].snapshots[
+                    snapshot].delete())
+        except LookupError:
+            LOG.debug('Snapshot %s/%s was already deleted', name, snapshot)
+
+    def publish_snapshot(self, name, snapshot, properties, compression=None):
+        """Make an image of an instance snapshot (``POST /1.0/images`` with
+        a snapshot source); LXD writes it as a unified tarball.
+
+        :param properties: image properties (str -> str).
+        :param compression: LXD's compression algorithm (gzip, zstd,
+            none...), or None for the daemon's ``images.compression_
+            algorithm``.
+        :returns: the new image's fingerprint.
+        """
+        body = {'source': {'type': 'snapshot', 'name': f'{name}/{snapshot}'},
+                'properties': properties}
+        if compression:
+            body['compression_algorithm'] = compression
+        with self._errors(f'publish snapshot {snapshot} of', name):
+            response = self.client.api.images.post(json=body)
+            operation = self.client.operations.wait_for_operation(
+                response.json()['operation'])
+            return operation.metadata['fingerprint']
+
+    @contextlib.contextmanager
+    def exported_image(self, fingerprint):
+        """The image's tarball as a stream (``GET /1.0/images/<fp>/
+        export``), read as it comes; closed on leaving."""
+        with self._errors('export image', fingerprint):
+            response = self.client.api.images[fingerprint].export.get(
+                stream=True)
+        try:
+            response.raw.decode_content = True
+            yield response.raw
+        finally:
+            response.close()
