@@ -29,7 +29,9 @@ MISSING = {
     'Evacuate': _LIFECYCLE,
     'Live migration': (
         'LXD documents containers as stop-to-migrate: CRIU checkpointing '
-        'fails on current kernels.  Cold migration is the way to move one.'),
+        "fails on current kernels.  The driver's prechecks refuse a live "
+        'migration with this reason before anything moves; cold migration '
+        '(not yet implemented) is the way to move a container.'),
     'Volume multi-attach': (
         'LXD mounts a volume\'s filesystem on the host for each container; '
         'two mounts of one ext4/xfs filesystem corrupt it.  Not offered.'),

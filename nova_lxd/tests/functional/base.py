@@ -22,6 +22,7 @@ from nova.tests.fixtures import neutron as neutron_fixture
 from nova.tests.functional import integrated_helpers
 from nova.virt import fake
 import psutil
+import tenacity
 
 from nova_lxd.aio import lxd as aio_lxd
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
@@ -38,6 +39,19 @@ _HOST_READS = {
     'os.path.isdir': os.path.isdir, 'os.uname': os.uname,
     'psutil.net_if_addrs': psutil.net_if_addrs,
 }
+
+
+@tenacity.retry(
+    retry=tenacity.retry_if_exception_type(
+        (BrokenPipeError, ConnectionResetError)),
+    stop=tenacity.stop_after_attempt(3), wait=tenacity.wait_fixed(0.5),
+    reraise=True)
+def execute(container, argv):
+    """``container.execute(argv)``, again when pylxd's exec websockets break
+    while connecting (ws4py: "Broken pipe" answering LXD's first ping on a
+    busy machine).  LXD starts the command only once every websocket is
+    connected, so it has not run then."""
+    return container.execute(argv)
 
 
 def allow_host_reads(test):
@@ -189,7 +203,7 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
 
     def guest_run(self, server, *argv):
         """Run argv in the guest; return stdout, failing on non-zero exit."""
-        result = self.container(server).execute(list(argv))
+        result = execute(self.container(server), list(argv))
         self.assertEqual(0, result.exit_code,
                          f'{argv} failed: {result.stderr}')
         return result.stdout

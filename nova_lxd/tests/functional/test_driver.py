@@ -45,7 +45,7 @@ class DriverTest(base.DriverTestCase):
         inst = self.instance()
         inst.hostname = 'x' * 52 + '-guest-test.domaintest.com'
         self.spawn(inst)
-        result = self.container(inst).execute(['hostname'])
+        result = base.execute(self.container(inst), ['hostname'])
         self.assertEqual('x' * 52 + '-guest-test', result.stdout.strip())
 
     def test_only_nova_containers_are_listed(self):
@@ -172,8 +172,8 @@ class DriverRollbackTest(base.DriverTestCase):
         inst = self.instance()
         self.spawn(inst)
         path = instance_files.instance_dir(inst)
-        guest = self.container(inst).execute(
-            ['cat', '/config-drive/openstack/latest/meta_data.json'])
+        guest = base.execute(self.container(inst), [
+            'cat', '/config-drive/openstack/latest/meta_data.json'])
         self.assertEqual(0, guest.exit_code, guest.stderr)
         self.assertIn(inst.uuid, guest.stdout)
         self.driver.destroy(self.context, inst, [])
@@ -210,8 +210,8 @@ class DriverHostTest(base.DriverTestCase):
         self.assertIn(b'init started', first)
         # LXD hands out output once; asking again must give it again.
         self.assertEqual(first, self.console(inst))
-        self.container(inst).execute(
-            ['sh', '-c', 'echo console-marker > /dev/console'])
+        base.execute(self.container(inst), [
+            'sh', '-c', 'echo console-marker > /dev/console'])
         grown = self.console(inst)
         self.assertTrue(grown.startswith(first), grown)
         self.assertIn(b'console-marker', grown)

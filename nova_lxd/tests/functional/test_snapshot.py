@@ -41,8 +41,8 @@ class SnapshotDriverTest(base.DriverTestCase):
         inst = self.instance()
         self.spawn(inst)
         pid = self.init_pid(inst)
-        self.container(inst).execute(
-            ['sh', '-c', 'echo from-snapshot > /root/marker; sync'])
+        base.execute(self.container(inst), [
+            'sh', '-c', 'echo from-snapshot > /root/marker; sync'])
         image_id, states = self.snapshot(inst)
         self.assertEqual(
             [(task_states.IMAGE_PENDING_UPLOAD, None),
@@ -55,7 +55,7 @@ class SnapshotDriverTest(base.DriverTestCase):
             glance_image['status']))
         self.assertEqual([], self.leftovers())
         clone = self.boot_from(image_id)
-        out = self.container(clone).execute(['cat', '/root/marker'])
+        out = base.execute(self.container(clone), ['cat', '/root/marker'])
         self.assertEqual('from-snapshot\n', out.stdout)
 
     def test_stopped_instance(self):

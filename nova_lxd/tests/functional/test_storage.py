@@ -28,9 +28,9 @@ class _StorageTests:
     def assertQuotaEnforced(self, server, path, limit_mib):
         """Writing more than ``limit_mib`` MiB under ``path`` fails (btrfs
         quotas do not show in df: they are qgroup limits)."""
-        result = self.container(server).execute(
-            ['dd', 'if=/dev/zero', f'of={path}/fill', 'bs=1M',
-             f'count={limit_mib + 64}'])
+        result = base.execute(self.container(server), [
+            'dd', 'if=/dev/zero', f'of={path}/fill', 'bs=1M',
+            f'count={limit_mib + 64}'])
         self.assertNotEqual(0, result.exit_code, result.stderr)
         self.assertIn('quota exceeded', result.stderr)
         self.guest_run(server, 'rm', f'{path}/fill')

@@ -84,7 +84,7 @@ class VolumeDriverTest(base.DriverTestCase):
         self.flags(volume_mount_dir=self.mount_dir, group='lxd')
 
     def guest(self, inst, *argv, ok=True):
-        result = self.container(inst).execute(list(argv))
+        result = base.execute(self.container(inst), list(argv))
         if ok:
             self.assertEqual(0, result.exit_code, result.stderr)
         return result

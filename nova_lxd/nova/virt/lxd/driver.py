@@ -39,6 +39,9 @@ LOG = logging.getLogger(__name__)
 CONF = lxd_conf.CONF
 
 CONSOLE_LOG_MAX_BYTES = 100 * 1024
+NO_LIVE_MIGRATION = ('LXD moves containers only when they are stopped: '
+                     'live (stateful) migration needs CRIU checkpointing, '
+                     'which fails on current kernels')
 
 
 class LXDDriver(driver.ComputeDriver):
@@ -370,6 +373,19 @@ class LXDDriver(driver.ComputeDriver):
         snapshots module)."""
         self._snapshots.snapshot(context, instance, image_id,
                                  update_task_state)
+
+    # -- live migration: refused before anything moves ----------------------
+    def check_can_live_migrate_destination(self, context, instance,
+                                           src_compute_info, dst_compute_info,
+                                           block_migration=False,
+                                           disk_over_commit=False):
+        """:raises MigrationPreCheckError: always (NO_LIVE_MIGRATION)."""
+        raise exception.MigrationPreCheckError(reason=NO_LIVE_MIGRATION)
+
+    def check_can_live_migrate_source(self, context, instance,
+                                      dest_check_data, block_device_info=None):
+        """:raises MigrationPreCheckError: always (NO_LIVE_MIGRATION)."""
+        raise exception.MigrationPreCheckError(reason=NO_LIVE_MIGRATION)
 
     def get_num_instances(self):
         return len(self._nova_instances())
