@@ -251,7 +251,7 @@ class LXDDriver(driver.ComputeDriver):
         """Stop and delete the container, unplug its ports, delete its
         ephemeral volumes (with ``destroy_disks``) and remove its host
         files; idempotent."""
-        devices = {}
+        devices = None  # unknown: no container (a spawn that failed early)
         with contextlib.suppress(exception.InstanceNotFound):
             devices = self._session.get_instance(instance.name)['devices']
             self._power.kill(instance.name)
@@ -259,8 +259,10 @@ class LXDDriver(driver.ComputeDriver):
         self._statuses.forget(instance.name)
         self._plugger.unplug(instance, network_info)
         if destroy_disks:
-            self._ephemerals.delete(instance.name, CONF.lxd.pool,
-                                    self._ephemerals.volumes_of(devices))
+            self._ephemerals.delete(
+                instance.name, CONF.lxd.pool,
+                None if devices is None else
+                self._ephemerals.volumes_of(devices))
         instance_files.remove_instance_dir(instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
@@ -314,7 +316,8 @@ class LXDDriver(driver.ComputeDriver):
         self._plugger.plug(instance, network_info)
         self._volumes.connect_all(instance, block_device_info)
         self._power.start(instance.name)
-        self._volumes.hand_over(instance)
+        if driver.block_device_info_get_mapping(block_device_info):
+            self._volumes.hand_over(instance)
 
     def pause(self, instance):
         self._power.pause(instance.name)

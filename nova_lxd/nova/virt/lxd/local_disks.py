@@ -76,23 +76,24 @@ class EphemeralDisks:
                 if name.startswith('ephemeral') and d.get('type') == 'disk'
                 and d.get('pool') and d.get('source')]
 
-    def delete(self, instance_name, pool, known=()):
+    def delete(self, instance_name, pool, known=None):
         """Delete an instance's ephemeral volumes (idempotent).
 
-        :param pool: the configured pool, searched by name for volumes the
-            instance record no longer lists (a spawn that failed before
-            the container existed).
-        :param known: ``(pool, volume)`` pairs from :meth:`volumes_of`.
+        :param pool: the configured pool, searched by name when ``known``
+            is None (no container record: a spawn that failed before the
+            container existed).
+        :param known: ``(pool, volume)`` pairs from :meth:`volumes_of`, or
+            None.
         :raises LXDRequestFailed: LXD refused to delete one (the others
             are still tried first).
         """
-        pattern = re.compile(
-            re.escape(disks.ephemeral_volume_name(instance_name, '')) +
-            r'\d+$')
-        targets = set(known)
-        targets.update((pool, name) for name in
-                       self._session.custom_volume_names(pool)
-                       if pattern.match(name))
+        targets = set(known or ())
+        if known is None:
+            pattern = re.compile(re.escape(
+                disks.ephemeral_volume_name(instance_name, '')) + r'\d+$')
+            targets.update((pool, name) for name in
+                           self._session.custom_volume_names(pool)
+                           if pattern.match(name))
         failed = None
         for volume_pool, name in sorted(targets):
             try:

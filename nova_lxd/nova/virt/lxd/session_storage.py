@@ -50,14 +50,6 @@ class StorageCalls:
             ).json()['metadata']
             return [url.rsplit('/', 1)[-1].split('?')[0] for url in urls]
 
-    def image_volumes(self, pool):
-        """Fingerprints of the image volumes LXD keeps in ``pool`` (the
-        sources it clones instances from on optimised pools)."""
-        with self._errors('list image volumes of storage pool', pool):
-            urls = self.client.api.storage_pools[pool].volumes.image.get(
-            ).json()['metadata']
-            return [url.rsplit('/', 1)[-1].split('?')[0] for url in urls]
-
     def create_volume(self, pool, body):
         """Create a custom volume and wait for it.
 
