@@ -6,9 +6,6 @@ test that has no reason here.  Reasons are either what a container cannot
 do or the open work item that brings the feature.
 """
 
-_LIFECYCLE = ('Not yet: lifecycle work (LXD snapshots, publish and LXD '
-              'migration between hosts).')
-
 # Feature name (support_matrix.FEATURES) -> why the driver lacks it.
 MISSING = {
     'Server diagnostics, API 2.48 and later': (
@@ -23,15 +20,11 @@ MISSING = {
     'Image: qcow2': (
         'A container is created from a filesystem tree, not a disk image; '
         'upload a root tarball or an LXD image as raw/bare.'),
-    'Rescue': _LIFECYCLE,
-    'Resize': _LIFECYCLE,
-    'Cold migration': _LIFECYCLE,
-    'Evacuate': _LIFECYCLE,
     'Live migration': (
         'LXD documents containers as stop-to-migrate: CRIU checkpointing '
         "fails on current kernels.  The driver's prechecks refuse a live "
         'migration with this reason before anything moves; cold migration '
-        '(not yet implemented) is the way to move a container.'),
+        'is the way to move a container.'),
     'Volume multi-attach': (
         'LXD mounts a volume\'s filesystem on the host for each container; '
         'two mounts of one ext4/xfs filesystem corrupt it.  Not offered.'),

@@ -35,8 +35,10 @@ class DriverLoadTest(test.NoDBTestCase):
         caps = lxd_driver.LXDDriver.capabilities
         self.assertTrue(caps['supports_image_type_raw'])
         self.assertEqual(['supports_attach_interface',
+                          'supports_evacuate',
                           'supports_extend_volume',
-                          'supports_image_type_raw'],
+                          'supports_image_type_raw',
+                          'supports_migrate_to_same_host'],
                          sorted(k for k, v in caps.items() if v))
 
     def test_works_where_eventlet_cannot_be_imported(self):

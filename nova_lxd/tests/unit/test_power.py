@@ -248,6 +248,10 @@ class SuspendTest(PowerTestCase):
         self.power.unpause(NAME)
         self.assertEqual([('freeze', -1), ('unfreeze', -1)], self.changes())
 
+    def test_unpause_running_sends_nothing(self):
+        self.power.unpause(NAME)
+        self.assertEqual([], self.changes())
+
 
 class StartKillTest(PowerTestCase):
 

@@ -90,7 +90,8 @@ class FeatureTest(testtools.TestCase):
         page = support_matrix.rst(summary)
         self.assertIn('   * - Pause and unpause\n     - yes\n     - \n',
                       page)
-        self.assertIn('   * - Rescue\n     - no\n', page)
+        self.assertIn('   * - Rescue\n     - yes\n', page)
+        self.assertIn('   * - Live migration\n     - no\n', page)
         self.assertIn('* passed: 9 of 10 tests that ran (90.0 %)', page)
         self.assertIn('ServerDiagnosticsV248Test', page)
         self.assertIn(r'   * - no \*live\*' + '\n     - 3', page)

@@ -7,6 +7,7 @@ session (connection, errors), flavor/vif (pure translation), image (glance
 import contextlib
 
 from nova.compute import power_state
+from nova.compute import vm_states
 from nova import exception
 from nova.virt import configdrive
 from nova.virt import driver
@@ -24,9 +25,12 @@ from nova_lxd.nova.virt.lxd import diagnostics
 from nova_lxd.nova.virt.lxd import disks
 from nova_lxd.nova.virt.lxd import image_store
 from nova_lxd.nova.virt.lxd import interfaces
+from nova_lxd.nova.virt.lxd import lifecycle
 from nova_lxd.nova.virt.lxd import local_disks
 from nova_lxd.nova.virt.lxd import plug
 from nova_lxd.nova.virt.lxd import power
+from nova_lxd.nova.virt.lxd import rescue
+from nova_lxd.nova.virt.lxd import resize
 from nova_lxd.nova.virt.lxd import resources
 from nova_lxd.nova.virt.lxd import session
 from nova_lxd.nova.virt.lxd import snapshots
@@ -39,18 +43,17 @@ LOG = logging.getLogger(__name__)
 CONF = lxd_conf.CONF
 
 CONSOLE_LOG_MAX_BYTES = 100 * 1024
-NO_LIVE_MIGRATION = ('LXD moves containers only when they are stopped: '
-                     'live (stateful) migration needs CRIU checkpointing, '
-                     'which fails on current kernels')
 
 
-class LXDDriver(driver.ComputeDriver):
+class LXDDriver(lifecycle.LifecycleMixin, driver.ComputeDriver):
     """Runs nova instances as unprivileged LXD system containers."""
 
     capabilities = dict(driver.ComputeDriver.capabilities,
                         supports_image_type_raw=True,
                         supports_attach_interface=True,
                         supports_extend_volume=True,
+                        supports_migrate_to_same_host=True,
+                        supports_evacuate=True,
                         # No device metadata reaches the guest yet.
                         supports_device_tagging=False,
                         supports_tagged_attach_interface=False)
@@ -69,6 +72,9 @@ class LXDDriver(driver.ComputeDriver):
                                                         self._plugger)
         self._volumes = volumes.VolumeAttacher(self._session)
         self._snapshots = snapshots.Snapshotter(self._session)
+        self._rescuer = rescue.Rescuer(self._session, self._power,
+                                       self._images)
+        self._resizer = resize.Resizer(self._session)
         self._creator = creation.Creator(self._session, self._plugger,
                                          self._power, virtapi)
         self._pool_driver = None
@@ -137,16 +143,17 @@ class LXDDriver(driver.ComputeDriver):
             return False
 
     def get_info(self, instance, use_cache=True):
-        """Power state of an instance.
+        """Power state of an instance (of its rescue container while
+        RESCUED).
 
         :raises InstanceNotFound: no container for the instance.
         """
-        cached = self._statuses.power_state(instance.name)
+        name = rescue.container_name(instance)
+        cached = self._statuses.power_state(name)
         if use_cache and cached is not None:
             return hardware.InstanceInfo(state=cached)
         try:
-            return hardware.InstanceInfo(
-                state=self._power.power_state(instance.name))
+            return hardware.InstanceInfo(state=self._power.power_state(name))
         except exception.InstanceNotFound:
             raise exception.InstanceNotFound(instance_id=instance.uuid)
 
@@ -270,8 +277,17 @@ class LXDDriver(driver.ComputeDriver):
         """Delete the container and unplug its ports; its ephemeral volumes
         too unless ``destroy_disks`` is False.  An already-deleted instance
         is success.  The host connections of its volumes are removed (nova
-        then tells Cinder)."""
-        self._remove(instance, network_info, destroy_disks)
+        then tells Cinder).  The rescue container goes too.  A resize
+        reverted on this host keeps the container (see
+        resize.reverting_on_same_host)."""
+        if resize.reverting_on_same_host(context, instance):
+            LOG.info('Keeping the container of the resize being reverted '
+                     'on this host', instance=instance)
+            self._plugger.unplug(instance, network_info)
+        else:
+            if instance.vm_state in (vm_states.RESCUED, vm_states.ERROR):
+                self._rescuer.remove(instance)
+            self._remove(instance, network_info, destroy_disks)
         self._volumes.disconnect_all(instance, block_device_info)
 
     def cleanup(self, context, instance, network_info, block_device_info=None,
@@ -370,25 +386,6 @@ class LXDDriver(driver.ComputeDriver):
         """See volumes.VolumeAttacher.extend (requested_size in bytes)."""
         return self._volumes.extend(instance, connection_info,
                                     requested_size)
-
-    def snapshot(self, context, instance, image_id, update_task_state):
-        """Upload a snapshot of the instance, running or not (see the
-        snapshots module)."""
-        self._snapshots.snapshot(context, instance, image_id,
-                                 update_task_state)
-
-    # -- live migration: refused before anything moves ----------------------
-    def check_can_live_migrate_destination(self, context, instance,
-                                           src_compute_info, dst_compute_info,
-                                           block_migration=False,
-                                           disk_over_commit=False):
-        """:raises MigrationPreCheckError: always (NO_LIVE_MIGRATION)."""
-        raise exception.MigrationPreCheckError(reason=NO_LIVE_MIGRATION)
-
-    def check_can_live_migrate_source(self, context, instance,
-                                      dest_check_data, block_device_info=None):
-        """:raises MigrationPreCheckError: always (NO_LIVE_MIGRATION)."""
-        raise exception.MigrationPreCheckError(reason=NO_LIVE_MIGRATION)
 
     def get_num_instances(self):
         return len(self._nova_instances())

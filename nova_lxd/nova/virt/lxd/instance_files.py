@@ -42,21 +42,21 @@ def _write(root, relative_path, data):
 
 
 def build_config_drive(instance, injected_files, admin_password,
-                       network_info):
+                       network_info, subdir='config-drive'):
     """Write the instance's config drive tree; return its host directory.
 
     :param instance: nova Instance.
     :param injected_files: list of ``(guest path, bytes)`` to inject.
     :param admin_password: str or None (``admin_pass`` in meta_data.json).
     :param network_info: nova NetworkInfo (network_data.json).
+    :param subdir: directory name under :func:`instance_dir`.
     :returns: absolute path of the directory to mount at /config-drive.
     """
     extra_md = {'admin_pass': admin_password} if admin_password else {}
     metadata = instance_metadata.InstanceMetadata(
         instance, content=injected_files, extra_md=extra_md,
         network_info=network_info)
-    root = os.path.realpath(os.path.join(instance_dir(instance),
-                                         'config-drive'))
+    root = os.path.realpath(os.path.join(instance_dir(instance), subdir))
     if os.path.exists(root):
         shutil.rmtree(root)
     os.makedirs(root, mode=0o755)
@@ -80,3 +80,10 @@ def remove_instance_dir(instance):
     if os.path.exists(path):
         shutil.rmtree(path)
         LOG.debug('Removed %s', path, instance=instance)
+
+
+def remove_instance_subdir(instance, subdir):
+    """Remove one directory of the instance's host files, if present."""
+    path = os.path.join(instance_dir(instance), subdir)
+    if os.path.exists(path):
+        shutil.rmtree(path)

@@ -90,8 +90,9 @@ class PowerControl:
         self._change(name, 'freeze')
 
     def unpause(self, name):
-        """Thaw a frozen instance."""
-        self._change(name, 'unfreeze')
+        """Thaw a frozen instance; a running one is left as it is."""
+        if self.power_state(name) == power_state.PAUSED:
+            self._change(name, 'unfreeze')
 
     def suspend(self, name):
         """Freeze and mark as suspended, so get_info reports SUSPENDED.

@@ -1,0 +1,107 @@
+"""The second half of LXDDriver's facade: snapshot, rescue, resize and
+migration, and the live-migration prechecks.
+
+A mixin of :class:`nova_lxd.nova.virt.lxd.driver.LXDDriver` (it uses the
+driver's session, power control and helpers); like the rest of the facade
+it only validates, orders and rolls back.
+"""
+from nova import exception
+from oslo_log import log as logging
+
+
+LOG = logging.getLogger(__name__)
+
+NO_LIVE_MIGRATION = ('LXD moves containers only when they are stopped: '
+                     'live (stateful) migration needs CRIU checkpointing, '
+                     'which fails on current kernels')
+
+
+class LifecycleMixin:
+    """Server actions beyond spawn, power and destroy."""
+
+    # -- snapshot -----------------------------------------------------------
+    def snapshot(self, context, instance, image_id, update_task_state):
+        """Upload a snapshot of the instance, running or not (see the
+        snapshots module)."""
+        self._snapshots.snapshot(context, instance, image_id,
+                                 update_task_state)
+
+    # -- rescue -------------------------------------------------------------
+    def rescue(self, context, instance, network_info, image_meta,
+               rescue_password, block_device_info, share_info):
+        """Start a rescue container with the instance's root at
+        /mnt/rescue (see the rescue module for what is refused)."""
+        pool, pool_driver = self._pool()
+        self._rescuer.rescue(context, instance, network_info, image_meta,
+                             rescue_password, pool, pool_driver)
+
+    def unrescue(self, context, instance):
+        """Delete the rescue container and start the instance again."""
+        self._rescuer.unrescue(instance)
+
+    # -- resize and cold migration -------------------------------------------
+    def migrate_disk_and_power_off(self, context, instance, dest, flavor,
+                                   network_info, block_device_info=None,
+                                   timeout=0, retry_interval=0):
+        """Check that the container can take ``flavor``, then power off.
+
+        :raises InstanceFaultRollback: a root shrink, an ephemeral size
+            change or a pool without room; the instance is untouched.
+        :returns: disk_info for finish_migration (empty: the container's
+            disks are its LXD volumes).
+        """
+        pool, pool_driver = self._pool()
+        self._resizer.check(instance, flavor, network_info, pool,
+                            pool_driver)
+        self._power.stop(instance.name, timeout, retry_interval)
+        return ''
+
+    @staticmethod
+    def _same_host(migration):
+        return migration.source_compute == migration.dest_compute
+
+    def finish_migration(self, context, migration, instance, disk_info,
+                         network_info, image_meta, resize_instance,
+                         allocations, block_device_info=None, power_on=True,
+                         share_info=None):
+        """Give the container ``instance.flavor`` (the new one) and start
+        it when ``power_on``.
+
+        :raises MigrationError: the instance would change hosts.
+        """
+        if not self._same_host(migration):
+            raise exception.MigrationError(
+                reason='moving an instance between LXD hosts is not '
+                       'supported by this driver')
+        pool, pool_driver = self._pool()
+        self._resizer.apply(instance, instance.old_flavor, pool,
+                            pool_driver)
+        if power_on:
+            self._start(instance, network_info, block_device_info)
+
+    def confirm_migration(self, context, migration, instance, network_info):
+        """Nothing to remove: a resize on one host keeps its container."""
+        LOG.debug('Resize of %s confirmed', instance.name, instance=instance)
+
+    def finish_revert_migration(self, context, instance, network_info,
+                                migration, block_device_info=None,
+                                power_on=True, share_info=None):
+        """Give the container its old flavor again (``instance.flavor``)."""
+        pool, pool_driver = self._pool()
+        self._resizer.apply(instance, instance.new_flavor or instance.flavor,
+                            pool, pool_driver)
+        if power_on:
+            self._start(instance, network_info, block_device_info)
+
+    # -- live migration: refused before anything moves ----------------------
+    def check_can_live_migrate_destination(self, context, instance,
+                                           src_compute_info, dst_compute_info,
+                                           block_migration=False,
+                                           disk_over_commit=False):
+        """:raises MigrationPreCheckError: always (NO_LIVE_MIGRATION)."""
+        raise exception.MigrationPreCheckError(reason=NO_LIVE_MIGRATION)
+
+    def check_can_live_migrate_source(self, context, instance,
+                                      dest_check_data, block_device_info=None):
+        """:raises MigrationPreCheckError: always (NO_LIVE_MIGRATION)."""
+        raise exception.MigrationPreCheckError(reason=NO_LIVE_MIGRATION)
