@@ -17,9 +17,10 @@ from pylxd import exceptions as lxd_exc
 from nova_lxd.nova.virt.lxd import session as lxd_session
 
 
-def connect(project=None, timeout=120):
-    """A pylxd client for the local daemon, bound to ``project``."""
-    endpoint, _https = lxd_session.find_endpoint('')
+def connect(project=None, timeout=120, endpoint=''):
+    """A pylxd client for the local daemon (or the unix socket
+    ``endpoint``), bound to ``project``."""
+    endpoint, _https = lxd_session.find_endpoint(endpoint)
     return pylxd.Client(endpoint=endpoint, project=project, timeout=timeout)
 
 
@@ -90,17 +91,18 @@ def _custom_volumes(client):
                 yield volume
 
 
-def purge(project):
-    """Delete everything in ``project`` and then the project itself.
+def purge(project, endpoint=''):
+    """Delete everything in ``project`` and then the project itself (on
+    the local daemon, or the one at the unix socket ``endpoint``).
 
     :returns: list of ``"kind name"`` strings of what was removed.
     :raises ValueError: for the ``default`` project.
     """
     if not project or project == 'default':
         raise ValueError(f'refusing to purge LXD project {project!r}')
-    if not project_exists(project):
+    if not connect(endpoint=endpoint).projects.exists(project):
         return []
-    client = connect(project)
+    client = connect(project, endpoint=endpoint)
     settle(client)
     names = [i.name for i in client.instances.all()]
     remove_instances(client, names)
@@ -116,7 +118,7 @@ def purge(project):
         volume.delete()
         removed.append(f'volume {volume.name}')
     try:
-        connect().projects.get(project).delete()
+        connect(endpoint=endpoint).projects.get(project).delete()
     except lxd_exc.NotFound:
         pass
     removed.append(f'project {project}')

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this host for nova-lxd development and tests (idempotent):
 #   Debian packages, a running LXD daemon, the storage pools `default` (dir)
-#   and `btrfs` (loop file) when missing, and the venv with nova-lxd installed in editable mode.
+#   and `btrfs` (loop file) when missing, the venv with nova-lxd installed in
+#   editable mode, and a second LXD daemon (tools/lib/lxd2.sh).
 # Execute it or source it; either way it prints one short line per step and
 # logs details to /var/log/nova-lxd/host-setup.log.  On failure it exits
 # (or returns, when sourced) non-zero with a message on stderr.
@@ -133,6 +134,8 @@ sys.exit(not (u.find_spec("nova.virt.lxd") and u.find_spec("nova.virt.nova_lxd")
     line=$("$py" -m nova_lxd.aio.lxd_host ensure-https 127.0.0.1:8443 2>>"$log") ||
         die "could not make LXD listen on 127.0.0.1:8443 (log $log)"
     say "$line"
+    # --- e. a second daemon (migration tests between two daemons) ----------
+    bash "$repo/tools/lib/lxd2.sh" | sed 's/^lxd2/host-setup/'
 }
 
 main

@@ -87,11 +87,17 @@ def image_path(variable):
 class LXDProjectFixture(fixtures.Fixture):
     """A throwaway LXD project, emptied and deleted on cleanup."""
 
+    def __init__(self, name=None, endpoint=''):
+        """:param name: the project's name (default: a new one).
+        :param endpoint: the daemon's unix socket ('' for the local one)."""
+        super().__init__()
+        self.name = name or 'nova-lxd-ft-' + uuid.uuid4().hex[:8]
+        self.endpoint = endpoint
+
     def _setUp(self):
-        self.name = 'nova-lxd-ft-' + uuid.uuid4().hex[:8]
-        self.admin = aio_lxd.connect()
-        self.client = aio_lxd.connect(self.name)
-        self.addCleanup(aio_lxd.purge, self.name)
+        self.admin = aio_lxd.connect(endpoint=self.endpoint)
+        self.client = aio_lxd.connect(self.name, endpoint=self.endpoint)
+        self.addCleanup(aio_lxd.purge, self.name, self.endpoint)
 
     def names(self):
         """Names of the instances in the project."""

@@ -164,6 +164,31 @@ Related options:
 
 * ``volume_use_multipath``
 """),
+    cfg.StrOpt(
+        'migration_client_cert',
+        help="""
+PEM client certificate this host presents to the LXD daemon of another host
+to pull an instance from it (cold migration, resize to another host).  It
+must be in the trust store of every other host's daemon (``lxc config trust
+add --type client``); no password is ever used.  Unset, instances cannot
+move to this host.
+
+Related options:
+
+* ``migration_client_key``
+* the source daemon must listen on https (``core.https_address``),
+  reachable from this host at ``[DEFAULT] my_ip`` when it listens on a
+  wildcard address.
+"""),
+    cfg.StrOpt(
+        'migration_client_key',
+        help="""
+PEM private key of ``migration_client_cert``.
+
+Related options:
+
+* ``migration_client_cert``
+"""),
 ]
 
 

@@ -27,6 +27,7 @@ from nova_lxd.nova.virt.lxd import image_store
 from nova_lxd.nova.virt.lxd import interfaces
 from nova_lxd.nova.virt.lxd import lifecycle
 from nova_lxd.nova.virt.lxd import local_disks
+from nova_lxd.nova.virt.lxd import migration
 from nova_lxd.nova.virt.lxd import plug
 from nova_lxd.nova.virt.lxd import power
 from nova_lxd.nova.virt.lxd import rescue
@@ -75,6 +76,8 @@ class LXDDriver(lifecycle.LifecycleMixin, driver.ComputeDriver):
         self._rescuer = rescue.Rescuer(self._session, self._power,
                                        self._images)
         self._resizer = resize.Resizer(self._session)
+        self._migrator = migration.Migrator(self._session, self._plugger,
+                                            self._volumes, self._rollback)
         self._creator = creation.Creator(self._session, self._plugger,
                                          self._power, virtapi)
         self._pool_driver = None
@@ -242,10 +245,9 @@ class LXDDriver(lifecycle.LifecycleMixin, driver.ComputeDriver):
                  ' and started' if power_on else '', instance=instance)
 
     def _rollback(self, instance, network_info, block_device_info):
-        """Undo a failed spawn; a failing step is logged, never raised, so
-        that nova reports the error that made the spawn fail."""
-        LOG.error('Spawn failed; removing what was created',
-                  instance=instance)
+        """Undo a failed spawn (or migration pull); a failing step is
+        logged, never raised, so that nova reports the original error."""
+        LOG.error('Removing what was created', instance=instance)
         for step in (lambda: self._remove(instance, network_info),
                      lambda: self._volumes.disconnect_all(
                          instance, block_device_info)):

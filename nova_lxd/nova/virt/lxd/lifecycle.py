@@ -8,8 +8,12 @@ it only validates, orders and rolls back.
 from nova import exception
 from oslo_log import log as logging
 
+from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import migration as cross_host
+
 
 LOG = logging.getLogger(__name__)
+CONF = lxd_conf.CONF
 
 NO_LIVE_MIGRATION = ('LXD moves containers only when they are stopped: '
                      'live (stateful) migration needs CRIU checkpointing, '
@@ -43,50 +47,64 @@ class LifecycleMixin:
     def migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                    network_info, block_device_info=None,
                                    timeout=0, retry_interval=0):
-        """Check that the container can take ``flavor``, then power off.
+        """Check that the container can take ``flavor`` (and move, when
+        ``dest`` is another host), power it off and release its volumes.
 
+        :param dest: the destination host's ``my_ip``.
         :raises InstanceFaultRollback: a root shrink, an ephemeral size
-            change or a pool without room; the instance is untouched.
-        :returns: disk_info for finish_migration (empty: the container's
-            disks are its LXD volumes).
+            change, a pool without room, ephemeral disks to move; the
+            instance is untouched.
+        :returns: disk_info for finish_migration (migration.disk_info).
         """
         pool, pool_driver = self._pool()
         self._resizer.check(instance, flavor, network_info, pool,
                             pool_driver)
+        if dest != CONF.my_ip:
+            cross_host.check_movable(instance, block_device_info)
+        info = self._migrator.source_disk_info()
         self._power.stop(instance.name, timeout, retry_interval)
-        return ''
+        self._volumes.disconnect_all(instance, block_device_info)
+        return info
 
     @staticmethod
-    def _same_host(migration):
-        return migration.source_compute == migration.dest_compute
+    def _same_host(migration_record):
+        return (migration_record.source_compute ==
+                migration_record.dest_compute)
 
     def finish_migration(self, context, migration, instance, disk_info,
                          network_info, image_meta, resize_instance,
                          allocations, block_device_info=None, power_on=True,
                          share_info=None):
-        """Give the container ``instance.flavor`` (the new one) and start
-        it when ``power_on``.
+        """Give the container ``instance.flavor`` (the new one): in place
+        on the same host, else pulled from the source host's daemon (see
+        the migration module); start it when ``power_on``.
 
-        :raises MigrationError: the instance would change hosts.
+        :raises MigrationError: the source cannot be pulled from; nothing
+            was made here and the source keeps the instance.
         """
-        if not self._same_host(migration):
-            raise exception.MigrationError(
-                reason='moving an instance between LXD hosts is not '
-                       'supported by this driver')
         pool, pool_driver = self._pool()
-        self._resizer.apply(instance, instance.old_flavor, pool,
-                            pool_driver)
+        if self._same_host(migration):
+            self._resizer.apply(instance, instance.old_flavor, pool,
+                                pool_driver)
+        else:
+            self._migrator.pull(instance, network_info, block_device_info,
+                                disk_info, pool, pool_driver)
         if power_on:
             self._start(instance, network_info, block_device_info)
 
     def confirm_migration(self, context, migration, instance, network_info):
-        """Nothing to remove: a resize on one host keeps its container."""
-        LOG.debug('Resize of %s confirmed', instance.name, instance=instance)
+        """Delete the source's container once the instance moved hosts; a
+        resize on one host keeps its container."""
+        if not self._same_host(migration):
+            self._remove(instance, network_info)
+            LOG.info('Source container of the migration to %s deleted',
+                     migration.dest_compute, instance=instance)
 
     def finish_revert_migration(self, context, instance, network_info,
                                 migration, block_device_info=None,
                                 power_on=True, share_info=None):
-        """Give the container its old flavor again (``instance.flavor``)."""
+        """Give the container its old flavor again (``instance.flavor``);
+        after a move between hosts it is the untouched source container."""
         pool, pool_driver = self._pool()
         self._resizer.apply(instance, instance.new_flavor or instance.flavor,
                             pool, pool_driver)

@@ -18,6 +18,7 @@ import requests
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import session_migration
 from nova_lxd.nova.virt.lxd import session_storage
 
 LOG = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ def find_endpoint(endpoint):
         fix=_UNIX_FIX)
 
 
-class LXDSession(session_storage.StorageCalls):
+class LXDSession(session_storage.StorageCalls,
+                 session_migration.MigrationCalls):
     """Blocking, error-mapped access to one LXD daemon and project."""
 
     def __init__(self, lxd_opts=None):
@@ -83,14 +85,8 @@ class LXDSession(session_storage.StorageCalls):
             cert = None
             if self._opts.client_cert:
                 cert = (self._opts.client_cert, self._opts.client_key)
-            http = pylxd.client.get_session_for_url(
-                target, verify=self._opts.server_cert or True, cert=cert)
-            # requests puts REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the
-            # environment over Session.verify on every request, which would
-            # replace the pinned server_cert; with no server_cert the
-            # environment's CA bundle is what the operator asked for.
-            http.trust_env = not self._opts.server_cert
-            kwargs['session'] = http
+            kwargs['session'] = session_migration.https_session(
+                target, self._opts.server_cert, cert)
         with self._errors('connect to', target):
             return pylxd.Client(endpoint=target, **kwargs)
 

@@ -1,0 +1,126 @@
+"""Cold migration between hosts: the stopped container pulled by the
+destination's LXD daemon from the source's (LXD's migration API, see
+session_migration), with this host's ports, volumes and config drive.
+
+The source's ``migrate_disk_and_power_off`` returns, as nova's
+``disk_info``, where its daemon listens and its certificate
+(:func:`disk_info`); the destination's ``finish_migration`` pulls from
+there.  The source keeps its container until ``confirm_migration``, so a
+failure on the destination, or a revert, leaves the instance whole on the
+source.  Ephemeral disks (LXD custom volumes) do not move yet: such
+instances are refused before they are powered off.
+"""
+import json
+
+from nova import exception
+from nova.virt import configdrive
+from oslo_log import log as logging
+from oslo_utils import excutils
+
+from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import definition
+from nova_lxd.nova.virt.lxd import disks
+from nova_lxd.nova.virt.lxd import instance_files
+from nova_lxd.nova.virt.lxd import vif as vifs
+
+LOG = logging.getLogger(__name__)
+CONF = lxd_conf.CONF
+
+
+def disk_info(source):
+    """nova's ``disk_info`` string for the destination.
+
+    :param source: ``{'url', 'certificate'}`` of the source daemon, or
+        None when it does not listen on https.
+    """
+    return json.dumps({'lxd': source})
+
+
+def source_of(disk_info_text):
+    """The source daemon in ``disk_info``.
+
+    :raises MigrationError: the source daemon cannot be pulled from.
+    """
+    source = json.loads(disk_info_text or '{}').get('lxd')
+    if not source:
+        raise exception.MigrationError(
+            reason='the source host\'s LXD does not listen on https; set '
+                   'core.https_address there (e.g. `lxc config set '
+                   'core.https_address :8443`)')
+    return source
+
+
+def check_movable(instance, block_device_info):
+    """Refuse what cannot move between hosts yet, before power-off.
+
+    :raises InstanceFaultRollback: wrapping MigrationError.
+    """
+    if disks.ephemeral_disks(instance, block_device_info):
+        raise exception.InstanceFaultRollback(
+            inner_exception=exception.MigrationError(
+                reason='the instance has ephemeral disks (LXD custom '
+                       'volumes), which do not move between hosts yet'))
+
+
+def client_cert():
+    """``(cert, key)`` this host presents to other daemons.
+
+    :raises MigrationError: ``[lxd] migration_client_cert`` unset.
+    """
+    if not (CONF.lxd.migration_client_cert and
+            CONF.lxd.migration_client_key):
+        raise exception.MigrationError(
+            reason='[lxd] migration_client_cert and migration_client_key '
+                   'are not set on the destination host')
+    return CONF.lxd.migration_client_cert, CONF.lxd.migration_client_key
+
+
+class Migrator:
+    """Pulls instances from other hosts' daemons."""
+
+    def __init__(self, session, plugger, volumes, rollback):
+        """:param session: LXDSession; :param plugger: plug.VIFPlugger;
+        :param volumes: volumes.VolumeAttacher; :param rollback: the
+        driver's ``_rollback(instance, network_info, block_device_info)``,
+        which removes the container, ports and volume connections."""
+        self._session, self._plugger = session, plugger
+        self._volumes, self._rollback = volumes, rollback
+
+    def source_disk_info(self):
+        """:func:`disk_info` of this host's daemon."""
+        return disk_info(self._session.migration_source(CONF.my_ip))
+
+    def pull(self, instance, network_info, block_device_info, info, pool,
+             pool_driver):
+        """Create the instance here from its source host, stopped, with
+        ``instance.flavor``, this host's ports, volumes and config drive.
+
+        :param info: the source's ``disk_info``.
+        :raises MigrationError: the source cannot be pulled from, or this
+            host has no migration certificate; nothing was created.
+        """
+        source, cert = source_of(info), client_cert()
+        specs = instance.flavor.extra_specs
+        devices = vifs.nic_devices(network_info, specs)
+        devices['root'] = disks.root_disk_device(
+            pool, pool_driver, instance.flavor.root_gb, specs)
+        body = definition.instance_definition(
+            instance.name, None,
+            definition.instance_config(instance, instance.flavor, specs),
+            devices, CONF.lxd.profiles)
+        try:
+            devices.update(self._volumes.connect_all(instance,
+                                                     block_device_info))
+            if configdrive.required_by(instance):
+                devices['config'] = instance_files.config_drive_device(
+                    instance_files.build_config_drive(
+                        instance, [], None, network_info))
+            self._plugger.plug_while(
+                instance, network_info,
+                lambda: self._session.pull_instance(source, body, cert))
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                LOG.error('Pulling the instance from %s failed; removing '
+                          'what was made here', source['url'],
+                          instance=instance)
+                self._rollback(instance, network_info, block_device_info)

@@ -1,0 +1,59 @@
+"""migration.py and session_migration.py's pure parts: the source's
+address, the disk_info nova carries, what cannot move."""
+from nova import exception
+from nova import objects
+from nova import test
+
+from nova_lxd.nova.virt.lxd import migration
+from nova_lxd.nova.virt.lxd import session_migration
+
+
+class HTTPSURLTest(test.NoDBTestCase):
+
+    def test_addresses(self):
+        url = session_migration.https_url
+        self.assertEqual('https://10.0.0.5:8443', url('10.0.0.5:8443', 'x'))
+        self.assertEqual('https://192.0.2.9:8443', url(':8443', '192.0.2.9'))
+        self.assertEqual('https://192.0.2.9:9000',
+                         url('0.0.0.0:9000', '192.0.2.9'))
+        self.assertEqual('https://[2001:db8::9]:8443',
+                         url('[::]:8443', '2001:db8::9'))
+        self.assertEqual('https://lxd1:8443', url('lxd1', 'x'))
+
+
+class DiskInfoTest(test.NoDBTestCase):
+
+    def test_round_trip(self):
+        source = {'url': 'https://h:8443', 'certificate': 'PEM'}
+        self.assertEqual(source,
+                         migration.source_of(migration.disk_info(source)))
+
+    def test_source_without_https_refused(self):
+        for info in (migration.disk_info(None), '', None):
+            error = self.assertRaises(exception.MigrationError,
+                                      migration.source_of, info)
+            self.assertIn('core.https_address', str(error))
+
+    def test_destination_without_certificate_refused(self):
+        self.flags(migration_client_cert=None, group='lxd')
+        error = self.assertRaises(exception.MigrationError,
+                                  migration.client_cert)
+        self.assertIn('[lxd] migration_client_cert', str(error))
+        self.flags(migration_client_cert='/c', migration_client_key='/k',
+                   group='lxd')
+        self.assertEqual(('/c', '/k'), migration.client_cert())
+
+
+class MovableTest(test.NoDBTestCase):
+
+    def instance(self, ephemeral_gb):
+        return objects.Instance(flavor=objects.Flavor(
+            ephemeral_gb=ephemeral_gb))
+
+    def test_ephemeral_disks_do_not_move(self):
+        error = self.assertRaises(exception.InstanceFaultRollback,
+                                  migration.check_movable,
+                                  self.instance(1), None)
+        self.assertIsInstance(error.inner_exception,
+                              exception.MigrationError)
+        migration.check_movable(self.instance(0), None)
