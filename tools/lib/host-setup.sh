@@ -135,7 +135,7 @@ sys.exit(not (u.find_spec("nova.virt.lxd") and u.find_spec("nova.virt.nova_lxd")
         die "could not make LXD listen on 127.0.0.1:8443 (log $log)"
     say "$line"
     # --- e. a second daemon (migration tests between two daemons) ----------
-    bash "$repo/tools/lib/lxd2.sh" | sed 's/^lxd2/host-setup/'
+    bash "$repo/tools/lib/lxd2.sh" | sed 's/^lxd2:/host-setup: second lxd:/'
 }
 
 main

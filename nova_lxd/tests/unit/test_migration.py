@@ -8,6 +8,9 @@ from nova_lxd.nova.virt.lxd import migration
 from nova_lxd.nova.virt.lxd import session_migration
 
 
+SOURCE = {'url': 'https://h:8443', 'certificate': 'PEM'}
+
+
 class HTTPSURLTest(test.NoDBTestCase):
 
     def test_addresses(self):
@@ -50,10 +53,17 @@ class MovableTest(test.NoDBTestCase):
         return objects.Instance(flavor=objects.Flavor(
             ephemeral_gb=ephemeral_gb))
 
-    def test_ephemeral_disks_do_not_move(self):
+    def refusal(self, ephemeral_gb, source=SOURCE):
         error = self.assertRaises(exception.InstanceFaultRollback,
                                   migration.check_movable,
-                                  self.instance(1), None)
+                                  self.instance(ephemeral_gb), None, source)
         self.assertIsInstance(error.inner_exception,
                               exception.MigrationError)
-        migration.check_movable(self.instance(0), None)
+        return str(error.inner_exception)
+
+    def test_ephemeral_disks_do_not_move(self):
+        self.assertIn('ephemeral disks', self.refusal(1))
+        migration.check_movable(self.instance(0), None, SOURCE)
+
+    def test_source_without_https_refused_before_power_off(self):
+        self.assertIn('core.https_address', self.refusal(0, None))

@@ -333,6 +333,11 @@ class LXDDriver(lifecycle.LifecycleMixin, driver.ComputeDriver):
         both), start, then hand new volumes to the container's root."""
         self._plugger.plug(instance, network_info)
         self._volumes.connect_all(instance, block_device_info)
+        self._boot(instance, block_device_info)
+
+    def _boot(self, instance, block_device_info):
+        """Start with ports and volumes in place; hand new volumes to the
+        container's root."""
         self._power.start(instance.name)
         if driver.block_device_info_get_mapping(block_device_info):
             self._volumes.hand_over(instance)

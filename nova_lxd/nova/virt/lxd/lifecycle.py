@@ -52,19 +52,19 @@ class LifecycleMixin:
 
         :param dest: the destination host's ``my_ip``.
         :raises InstanceFaultRollback: a root shrink, an ephemeral size
-            change, a pool without room, ephemeral disks to move; the
-            instance is untouched.
+            change, a pool without room; for another host, ephemeral disks
+            or no https listener here; the instance is untouched.
         :returns: disk_info for finish_migration (migration.disk_info).
         """
         pool, pool_driver = self._pool()
         self._resizer.check(instance, flavor, network_info, pool,
                             pool_driver)
+        source = self._session.migration_source(CONF.my_ip)
         if dest != CONF.my_ip:
-            cross_host.check_movable(instance, block_device_info)
-        info = self._migrator.source_disk_info()
+            cross_host.check_movable(instance, block_device_info, source)
         self._power.stop(instance.name, timeout, retry_interval)
         self._volumes.disconnect_all(instance, block_device_info)
-        return info
+        return cross_host.disk_info(source)
 
     @staticmethod
     def _same_host(migration_record):
@@ -86,11 +86,14 @@ class LifecycleMixin:
         if self._same_host(migration):
             self._resizer.apply(instance, instance.old_flavor, pool,
                                 pool_driver)
-        else:
-            self._migrator.pull(instance, network_info, block_device_info,
-                                disk_info, pool, pool_driver)
+            if power_on:
+                self._start(instance, network_info, block_device_info)
+            return
+        # The pull plugged the ports and connected the volumes already.
+        self._migrator.pull(instance, network_info, block_device_info,
+                            disk_info, pool, pool_driver)
         if power_on:
-            self._start(instance, network_info, block_device_info)
+            self._boot(instance, block_device_info)
 
     def confirm_migration(self, context, migration, instance, network_info):
         """Delete the source's container once the instance moved hosts; a

@@ -50,16 +50,21 @@ def source_of(disk_info_text):
     return source
 
 
-def check_movable(instance, block_device_info):
-    """Refuse what cannot move between hosts yet, before power-off.
+def check_movable(instance, block_device_info, source):
+    """Refuse, before power-off, what cannot move between hosts yet.
 
+    :param source: this (source) host's daemon, as :func:`disk_info`
+        takes it.
     :raises InstanceFaultRollback: wrapping MigrationError.
     """
-    if disks.ephemeral_disks(instance, block_device_info):
-        raise exception.InstanceFaultRollback(
-            inner_exception=exception.MigrationError(
+    try:
+        source_of(disk_info(source))
+        if disks.ephemeral_disks(instance, block_device_info):
+            raise exception.MigrationError(
                 reason='the instance has ephemeral disks (LXD custom '
-                       'volumes), which do not move between hosts yet'))
+                       'volumes), which do not move between hosts yet')
+    except exception.MigrationError as e:
+        raise exception.InstanceFaultRollback(inner_exception=e)
 
 
 def client_cert():
@@ -86,14 +91,11 @@ class Migrator:
         self._session, self._plugger = session, plugger
         self._volumes, self._rollback = volumes, rollback
 
-    def source_disk_info(self):
-        """:func:`disk_info` of this host's daemon."""
-        return disk_info(self._session.migration_source(CONF.my_ip))
-
     def pull(self, instance, network_info, block_device_info, info, pool,
              pool_driver):
         """Create the instance here from its source host, stopped, with
-        ``instance.flavor``, this host's ports, volumes and config drive.
+        ``instance.flavor``, this host's ports, volumes (connected) and
+        config drive.
 
         :param info: the source's ``disk_info``.
         :raises MigrationError: the source cannot be pulled from, or this

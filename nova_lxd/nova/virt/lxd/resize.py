@@ -145,9 +145,8 @@ class Resizer:
         :raises LXDRequestFailed: LXD refused, e.g. a root quota under what
             the filesystem holds.
         """
-        config = flavor_config_update(instance, old_flavor, instance.flavor)
-        self._session.update_config(instance.name, config)
         current = self._session.get_instance(instance.name)['devices']
-        for name, device in flavor_devices(instance, pool, pool_driver,
-                                           current).items():
-            self._session.add_device(instance.name, name, device)
+        self._session.update_instance(
+            instance.name,
+            flavor_config_update(instance, old_flavor, instance.flavor),
+            flavor_devices(instance, pool, pool_driver, current))

@@ -250,6 +250,18 @@ class LXDSession(session_storage.StorageCalls,
                           exception.InstanceNotFound(instance_id=name)):
             self.client.api.instances[name].patch(json={'config': updates})
 
+    def update_instance(self, name, config, devices):
+        """One PATCH: merge ``config`` keys (``''`` unsets one) and replace
+        the named ``devices`` (live when the instance runs).
+
+        :raises InstanceNotFound: no such instance.
+        :raises LXDRequestFailed: LXD refused, e.g. a quota too small.
+        """
+        with self._errors('update', name,
+                          exception.InstanceNotFound(instance_id=name)):
+            self._wait(self.client.api.instances[name].patch(
+                json={'config': config, 'devices': devices}))
+
     def add_device(self, name, device_name, device):
         """Add a device to the instance; LXD plugs it live when it runs.
 

@@ -17,6 +17,7 @@ import tempfile
 
 from nova import exception
 from oslo_log import log as logging
+from oslo_utils import excutils
 import pylxd
 from pylxd import exceptions as lxd_exc
 import requests
@@ -96,6 +97,8 @@ class MigrationCalls:
             failed.
         """
         url, name = source['url'], body['name']
+        # The pinned certificate must outlive every request to the source,
+        # the cancellation of its operation included.
         with tempfile.NamedTemporaryFile('w', suffix='.crt') as pinned:
             pinned.write(source['certificate'])
             pinned.flush()
@@ -105,14 +108,22 @@ class MigrationCalls:
                     timeout=self._opts.timeout,
                     session=https_session(url, pinned.name, client_cert))
                 data = remote.instances.get(name).generate_migration_data()
-        body = dict(body, source=data['source'],
-                    architecture=data['architecture'])
-        try:
-            with self._errors(f'pull instance {name} from', url):
-                self._wait(self.client.api.instances.post(json=body))
-        except Exception:
-            with contextlib.suppress(Exception):
-                remote.api.operations[
-                    data['source']['operation'].rsplit('/', 1)[-1]].delete()
-            raise
+            try:
+                with self._errors(f'pull instance {name} from', url):
+                    self._wait(self.client.api.instances.post(json=dict(
+                        body, source=data['source'],
+                        architecture=data['architecture'])))
+            except Exception:
+                with excutils.save_and_reraise_exception():
+                    self._cancel(remote, data['source']['operation'])
         LOG.info('Instance %s pulled from %s', name, url)
+
+    @staticmethod
+    def _cancel(remote, operation_url):
+        """Cancel the source's waiting migration operation (logged, never
+        raised: the pull's error is the one to report)."""
+        try:
+            remote.api.operations[operation_url.rsplit('/', 1)[-1]].delete()
+        except Exception as e:
+            LOG.warning('Could not cancel migration operation %s: %s',
+                        operation_url, e)
