@@ -187,7 +187,7 @@ class FakeSession:
         self.uploaded.append((metadata, rootfs))
         fingerprint = hashlib.sha256((metadata or b'') + rootfs).hexdigest()
         if fingerprint in self.images:
-            raise lxd_exception.LXDRequestFailed(
+            raise lxd_exception.LXDImageExists(
                 action='import image', target=name,
                 error='Image with same fingerprint already exists')
         self.images[fingerprint] = metadata

@@ -92,6 +92,16 @@ class RefusedTest(SessionTestCase):
                 self.call, method, args)
             self.assertEqual(('GET', op + '/wait'), self.lxd.paths()[-1])
 
+    def test_known_image_named_as_such(self):
+        # LXD's own check, and its database's when two uploads race.
+        for text in ('Image with same fingerprint already exists',
+                     'UNIQUE constraint failed: images.project_id, '
+                     'images.fingerprint'):
+            self.lxd.operation('POST', '/images', err=text)
+            self.assertRaisesNaming(
+                lxd_exception.LXDImageExists, ['import image', text],
+                self.session.upload_image, [b'x'], 'x/y', 'img')
+
     def test_operation_waited_for(self):
         for method, args, verb, path, action in ASYNC:
             op = self.lxd.operation(verb, path)

@@ -45,6 +45,10 @@ class LXDRequestFailed(LXDDriverError):
     msg_fmt = 'LXD refused to %(action)s %(target)s: %(error)s'
 
 
+class LXDImageExists(LXDRequestFailed):
+    """LXD already holds an image with the uploaded bytes' fingerprint."""
+
+
 class InvalidExtraSpec(exception.InvalidInput):
     msg_fmt = ('Invalid flavor extra spec %(key)s=%(value)r: %(reason)s. '
                'Fix the flavor (openstack flavor set/unset --property).')

@@ -132,9 +132,7 @@ class ImageStore:
             chunks = image_format.chunks(image_format.Replayed(head, stream))
             try:
                 uploaded = self._upload(chunks, metadata, image_meta)
-            except lxd_exception.LXDRequestFailed as e:
-                if 'already exists' not in str(e):
-                    raise
+            except lxd_exception.LXDImageExists:
                 uploaded = None
         if uploaded is None:
             self._alias_existing(context, image_meta, metadata)

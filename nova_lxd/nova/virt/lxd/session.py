@@ -32,6 +32,8 @@ PROJECT_CONFIG = {
     'features.storage.volumes': 'true',
 }
 
+# LXD's words for a known fingerprint: its check's, its database's (race).
+_DUPLICATE_IMAGE = ('already exists', 'UNIQUE constraint failed: images.')
 _UNIX_FIX = ('Check that LXD runs and that the nova-compute user may open '
              'the socket (add it to the group LXD was started with, e.g. '
              '`usermod -a -G lxd nova`), or set [lxd] endpoint.')
@@ -349,15 +351,23 @@ class LXDSession(session_storage.StorageCalls,
             type with its boundary.
         :param name: what the image is, for error messages.
         :returns: the fingerprint LXD gave the image.
-        :raises LXDRequestFailed: e.g. LXD cannot unpack it, or an image
-            with the same fingerprint exists.
+        :raises LXDImageExists: an image with the same fingerprint exists
+            (LXD says so, or, when two uploads of it finish together, its
+            database refuses the second).
+        :raises LXDRequestFailed: e.g. LXD cannot unpack it.
         """
-        with self._errors('import image', name):
-            response = self.client.api.images.post(
-                data=body, headers={'Content-Type': content_type})
-            operation = self.client.operations.wait_for_operation(
-                response.json()['operation'])
-            return operation.metadata['fingerprint']
+        try:
+            with self._errors('import image', name):
+                response = self.client.api.images.post(
+                    data=body, headers={'Content-Type': content_type})
+                operation = self.client.operations.wait_for_operation(
+                    response.json()['operation'])
+                return operation.metadata['fingerprint']
+        except lxd_exception.LXDRequestFailed as e:
+            if not any(text in str(e) for text in _DUPLICATE_IMAGE):
+                raise
+            raise lxd_exception.LXDImageExists(
+                action='import image', target=name, error=e) from e
 
     def image_exists(self, fingerprint):
         """True if the project holds the image with this full fingerprint."""
