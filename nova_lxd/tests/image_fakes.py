@@ -162,6 +162,25 @@ class FakeSession:
         self.delay = 0
         self.gates = {}
         self.importing = threading.Event()
+        self.instances = []  # the instance listing (list_instances)
+        self.times = {}  # fingerprint -> (uploaded_at, last_used_at)
+
+    def list_instances(self):
+        return self.instances
+
+    def list_images(self):
+        """LXD's image listing; times default to LXD's "never used" of an
+        image uploaded now."""
+        never = '0001-01-01T00:00:00Z'
+        now = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+        return [{'fingerprint': fingerprint,
+                 'aliases': [{'name': a, 'description': ''}
+                             for a, f in sorted(self.aliases.items())
+                             if f == fingerprint],
+                 'uploaded_at': self.times.get(fingerprint, (now,))[0],
+                 'last_used_at': self.times.get(fingerprint,
+                                                (now, never))[1]}
+                for fingerprint in self.images]
 
     def image_by_alias(self, alias):
         return self.aliases.get(alias)

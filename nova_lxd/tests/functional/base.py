@@ -10,6 +10,7 @@ import copy
 import glob
 import os
 import sys
+import types
 import unittest
 import uuid
 
@@ -25,6 +26,7 @@ import psutil
 import tenacity
 
 from nova_lxd.aio import lxd as aio_lxd
+from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.tests.functional import network
 from nova_lxd.tests import image_fakes
@@ -103,6 +105,33 @@ class LXDProjectFixture(fixtures.Fixture):
         """Names of the instances in the project."""
         return sorted(i.name.split('?')[0]
                       for i in self.client.instances.all())
+
+
+LXD2_DIR = '/var/lib/lxd2'
+LXD2_SOCKET = LXD2_DIR + '/unix.socket'
+
+
+def on_second_daemon(test, host):
+    """The second daemon (tools/lib/lxd2.sh) for a DriverTestCase: the
+    test's project there, and an LXDDriver whose [lxd] endpoint is that
+    daemon, as another host's nova-compute would run it (init_host done,
+    cleanup_host on cleanup).
+
+    :returns: ``(LXDProjectFixture, LXDDriver)``.
+    """
+    if not os.path.exists(LXD2_SOCKET):
+        missing_prerequisite('no second LXD daemon; run '
+                             'tools/lib/host-setup.sh')
+    project = test.useFixture(LXDProjectFixture(test.project.name,
+                                                endpoint=LXD2_SOCKET))
+    driver = lxd_driver.LXDDriver(test.virtapi())
+    opts = {opt.dest: getattr(lxd_conf.CONF.lxd, opt.dest)
+            for opt in lxd_conf.lxd_opts}
+    driver._session._opts = types.SimpleNamespace(
+        **dict(opts, endpoint=LXD2_SOCKET))
+    driver.init_host(host)
+    test.addCleanup(driver.cleanup_host, host)
+    return project, driver
 
 
 class LXDTestCase(integrated_helpers._IntegratedTestBase):
@@ -230,6 +259,7 @@ class DriverTestCase(test.NoDBTestCase):
             self.image_meta = self.glance.add(data.read())
         self.driver = lxd_driver.LXDDriver(self.virtapi())
         self.driver.init_host('compute')
+        self.addCleanup(self.driver.cleanup_host, 'compute')
         self.context = nova_context.get_admin_context()
 
     def virtapi(self):

@@ -1,6 +1,8 @@
 """init_host against the real daemon: clear errors naming value and fix."""
 import datetime
 import os
+import queue
+import threading
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -52,7 +54,9 @@ class InitHostTest(test.NoDBTestCase):
         self.flags(project=self.project.name, pool='default', group='lxd')
 
     def driver(self):
-        return lxd_driver.LXDDriver(fake.FakeVirtAPI())
+        driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
+        self.addCleanup(driver.cleanup_host, 'compute')
+        return driver
 
     def project_state(self):
         """The test project as LXD describes it, and its profiles."""
@@ -175,7 +179,9 @@ class HTTPSInitHostTest(test.NoDBTestCase):
                    project=self.project.name, pool='default', group='lxd')
 
     def driver(self):
-        return lxd_driver.LXDDriver(fake.FakeVirtAPI())
+        driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
+        self.addCleanup(driver.cleanup_host, 'compute')
+        return driver
 
     def test_trusted_certificate_and_pinned_server(self):
         self.driver().init_host('compute')
@@ -192,3 +198,38 @@ class HTTPSInitHostTest(test.NoDBTestCase):
                               self.driver().init_host, 'compute')
         self.assertIn('server_cert', str(e))
         self.assertIn(lxd_conf.CONF.lxd.endpoint, str(e))
+
+    def follow_events(self, session):
+        """Connect session's event stream; return a queue of its events."""
+        received = queue.Queue()
+        stream = session.lifecycle_stream(
+            lambda action, name: received.put((action, name)))
+        threading.Thread(target=stream.run, daemon=True).start()
+        self.addCleanup(stream.shut)
+        return received
+
+    def test_event_stream_over_https(self):
+        # The stream is a websocket of its own (ws4py, not requests): the
+        # client certificate and the pinned server certificate go there too.
+        driver = self.driver()
+        driver.init_host('compute')
+        received = self.follow_events(driver._session)
+        self.project.client.instances.create(
+            {'name': 'ev', 'source': {'type': 'none'},
+             'devices': {'root': {'type': 'disk', 'path': '/',
+                                  'pool': 'default'}}}, wait=True)
+        self.assertEqual(('instance-created', 'ev'),
+                         received.get(timeout=30))
+
+    def test_event_stream_refuses_wrong_server_certificate(self):
+        other = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                             'other')
+        os.makedirs(other)
+        driver = self.driver()
+        driver.init_host('compute')
+        self.flags(server_cert=write_client_certificate(other)[0],
+                   group='lxd')
+        e = self.assertRaises(lxd_exception.LXDUnreachable,
+                              driver._session.lifecycle_stream, print)
+        self.assertIn(lxd_conf.CONF.lxd.endpoint, str(e))
+        self.assertIn('CERTIFICATE_VERIFY_FAILED', str(e))

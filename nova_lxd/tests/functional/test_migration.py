@@ -2,8 +2,6 @@
 tools/lib/lxd2.sh's: /var/lib/lxd2, https on 127.0.0.1:8444): two
 LXDDriver objects, as the source's and the destination's nova-compute
 would run them, driven through nova's resize calls."""
-import os
-import types
 
 from cryptography.hazmat.primitives import hashes
 from cryptography import x509
@@ -12,8 +10,6 @@ from nova import exception
 from nova.network import model as network_model
 from nova import objects
 
-from nova_lxd.nova.virt.lxd import conf as lxd_conf
-from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.tests.functional import base
 from nova_lxd.tests.functional import test_init_host
 
@@ -26,23 +22,12 @@ class TwoDaemonsMigrationTest(base.DriverTestCase):
 
     def setUp(self):
         super().setUp()
-        if not os.path.exists(LXD2_SOCKET):
-            base.missing_prerequisite('no second LXD daemon; run '
-                                      'tools/lib/host-setup.sh')
-        self.target = self.useFixture(base.LXDProjectFixture(
-            self.project.name, endpoint=LXD2_SOCKET))
         tmp = self.useFixture(fixtures.TempDir()).path
         self.cert, self.key, self.pem = (
             test_init_host.write_client_certificate(tmp))
         self.flags(migration_client_cert=self.cert,
                    migration_client_key=self.key, group='lxd')
-        self.dest = lxd_driver.LXDDriver(self.virtapi())
-        # Its own daemon: what the destination host's [lxd] endpoint says.
-        opts = {opt.dest: getattr(lxd_conf.CONF.lxd, opt.dest)
-                for opt in lxd_conf.lxd_opts}
-        self.dest._session._opts = types.SimpleNamespace(
-            **dict(opts, endpoint=LXD2_SOCKET))
-        self.dest.init_host('compute2')
+        self.target, self.dest = base.on_second_daemon(self, 'compute2')
 
     def trust_destination(self):
         """The source daemon trusts the destination's certificate."""

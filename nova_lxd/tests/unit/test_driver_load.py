@@ -34,7 +34,8 @@ class DriverLoadTest(test.NoDBTestCase):
     def test_capabilities_honest(self):
         caps = lxd_driver.LXDDriver.capabilities
         self.assertTrue(caps['supports_image_type_raw'])
-        self.assertEqual(['supports_attach_interface',
+        self.assertEqual(['has_imagecache',
+                          'supports_attach_interface',
                           'supports_evacuate',
                           'supports_extend_volume',
                           'supports_image_type_raw',

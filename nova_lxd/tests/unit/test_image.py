@@ -17,6 +17,7 @@ from nova import context as nova_context
 from nova import exception
 from nova import objects
 from oslo_config import fixture as config_fixture
+from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import testtools
 import yaml
@@ -240,7 +241,9 @@ class TestInspectTarball(TestCase):
             self.assertEqual(lxd_name, fmt.lxd_architecture(nova_name))
 
 
-class TestImageStore(TestCase):
+class StoreTestCase(TestCase):
+    """An ImageStore on image_fakes' glance and FakeSession."""
+
     def setUp(self):
         super().setUp()
         self.fds = self.open_fds()
@@ -262,6 +265,9 @@ class TestImageStore(TestCase):
         self.assertEqual(self.fds, self.open_fds())
         self.assertEqual([], [t.name for t in threading.enumerate()
                               if t.name.startswith('glance-')])
+
+
+class TestImageStore(StoreTestCase):
 
     def test_rootfs_imported_once_with_metadata(self):
         meta = self.glance.add(self.rootfs, properties={
@@ -370,3 +376,92 @@ class TestImageStore(TestCase):
         release.set()
         first.join(10)
         self.assertIn(slow.id, self.session.aliases)
+
+
+class TestImageCache(StoreTestCase):
+    """expired_images (pure) and ImageStore.cache/use/prune."""
+
+    NEVER = '0001-01-01T00:00:00Z'
+    OLD = '2020-01-01T00:00:00Z'
+
+    def image(self, fingerprint, aliases=('a',), uploaded=OLD, used=NEVER):
+        return {'fingerprint': fingerprint, 'uploaded_at': uploaded,
+                'last_used_at': used,
+                'aliases': [{'name': a, 'description': ''} for a in aliases]}
+
+    def expired(self, images, aliases=(), bases=(), min_age=3600,
+                now='2020-01-02T00:00:00Z'):
+        now = timeutils.parse_isotime(now).timestamp()
+        return image_store.expired_images(images, set(aliases), set(bases),
+                                          min_age, now)
+
+    def test_expired_unused_image(self):
+        self.assertEqual([('f1', ['a', 'b'])],
+                         self.expired([self.image('f1', ('b', 'a'))]))
+
+    def test_in_use_by_nova_instance_or_lxd_instance_kept(self):
+        images = [self.image('f1', ('a',)), self.image('f2', ('b',))]
+        self.assertEqual([], self.expired(images, aliases={'a'},
+                                          bases={'f2'}))
+
+    def test_age_counts_from_last_use_else_upload(self):
+        recent = '2020-01-01T23:30:00Z'
+        self.assertEqual([], self.expired([self.image('f1', used=recent)]))
+        self.assertEqual([], self.expired([self.image('f1',
+                                                      uploaded=recent)]))
+        self.assertEqual([('f1', ['a'])], self.expired(
+            [self.image('f1', used=recent)], min_age=60))
+
+    def test_unaliased_images_never_candidates(self):
+        # Snapshot images being published have no alias.
+        self.assertEqual([], self.expired([self.image('f1', aliases=())]))
+
+    def old_image(self):
+        meta = self.glance.add(self.rootfs)
+        self.ensure(meta)
+        fingerprint = self.session.aliases[meta.id]
+        self.session.times[fingerprint] = (self.OLD, self.OLD)
+        return meta, fingerprint
+
+    def test_cache_imports_once(self):
+        meta = self.glance.add(self.rootfs)
+        self.assertTrue(self.store.cache(self.context, meta))
+        self.assertFalse(self.store.cache(self.context, meta))
+        self.assertEqual(1, self.session.uploads)
+
+    def test_prune_deletes_old_unused_image(self):
+        meta, fingerprint = self.old_image()
+        self.assertEqual([], self.store.prune({meta.id}))
+        self.session.instances = [{'name': 'x', 'status': 'Stopped',
+                                   'config': {'volatile.base_image':
+                                              fingerprint}}]
+        self.assertEqual([], self.store.prune(set()))
+        self.session.instances = []
+        self.assertEqual([fingerprint], self.store.prune(set()))
+        self.assertEqual(({}, {}), (self.session.images,
+                                    self.session.aliases))
+
+    def test_prune_spares_image_an_instance_is_made_from(self):
+        meta, fingerprint = self.old_image()
+        with self.store.use(self.context, meta) as alias:
+            self.assertEqual(meta.id, alias)
+            self.assertEqual([], self.store.prune(set()))
+        self.assertEqual([fingerprint], self.store.prune(set()))
+
+    def test_prune_off(self):
+        _meta, fingerprint = self.old_image()
+        self.conf.config(remove_unused_base_images=False,
+                         group='image_cache')
+        self.assertEqual([], self.store.prune(set()))
+        self.assertIn(fingerprint, self.session.images)
+
+    def test_prune_min_age_from_nova_option(self):
+        _meta, fingerprint = self.old_image()
+        self.session.times[fingerprint] = (self.OLD, timeutils.utcnow(
+        ).strftime('%Y-%m-%dT%H:%M:%SZ'))
+        self.conf.config(remove_unused_original_minimum_age_seconds=3600,
+                         group='image_cache')
+        self.assertEqual([], self.store.prune(set()))
+        self.conf.config(remove_unused_original_minimum_age_seconds=0,
+                         group='image_cache')
+        self.assertEqual([fingerprint], self.store.prune(set()))

@@ -180,6 +180,25 @@ Related options:
   reachable from this host at ``[DEFAULT] my_ip`` when it listens on a
   wildcard address.
 """),
+    cfg.FloatOpt(
+        'stopped_event_delay',
+        default=1.0,
+        min=0.0,
+        help="""
+How long a "stopped" lifecycle event of an instance waits before it reaches
+nova, in seconds.  A guest that reboots itself stops and is started again by
+LXD a fraction of a second later; a start within this delay cancels the
+stop, so that nova's power state sync does not take the reboot for a
+shutdown and stop the instance for good.  Changes made behind nova's back
+reach it after about this delay plus one LXD request.
+
+Related options:
+
+* ``[workarounds] handle_virt_lifecycle_events``: nova's switch for all
+  lifecycle events.
+* ``[DEFAULT] sync_power_state_interval``: the periodic sync that catches
+  whatever events miss.
+"""),
     cfg.StrOpt(
         'migration_client_key',
         help="""

@@ -12,17 +12,17 @@ from nova import exception
 from nova.virt import configdrive
 from nova.virt import driver
 from nova.virt import hardware
-from oslo_concurrency import processutils
 from oslo_log import log as logging
 from oslo_utils import excutils
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import console
 from nova_lxd.nova.virt.lxd import creation
-from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import diagnostics
 from nova_lxd.nova.virt.lxd import disks
+from nova_lxd.nova.virt.lxd import events
+from nova_lxd.nova.virt.lxd import host
 from nova_lxd.nova.virt.lxd import image_store
 from nova_lxd.nova.virt.lxd import interfaces
 from nova_lxd.nova.virt.lxd import lifecycle
@@ -46,7 +46,8 @@ CONF = lxd_conf.CONF
 CONSOLE_LOG_MAX_BYTES = 100 * 1024
 
 
-class LXDDriver(lifecycle.LifecycleMixin, driver.ComputeDriver):
+class LXDDriver(host.HostMixin, lifecycle.LifecycleMixin,
+                driver.ComputeDriver):
     """Runs nova instances as unprivileged LXD system containers."""
 
     capabilities = dict(driver.ComputeDriver.capabilities,
@@ -55,6 +56,7 @@ class LXDDriver(lifecycle.LifecycleMixin, driver.ComputeDriver):
                         supports_extend_volume=True,
                         supports_migrate_to_same_host=True,
                         supports_evacuate=True,
+                        has_imagecache=True,
                         # No device metadata reaches the guest yet.
                         supports_device_tagging=False,
                         supports_tagged_attach_interface=False)
@@ -80,49 +82,9 @@ class LXDDriver(lifecycle.LifecycleMixin, driver.ComputeDriver):
                                             self._volumes, self._rollback)
         self._creator = creation.Creator(self._session, self._plugger,
                                          self._power, virtapi)
+        self._events = events.LifecycleListener(
+            self._session, self._statuses, self.emit_event)
         self._pool_driver = None
-
-    # -- host -------------------------------------------------------------
-    def init_host(self, host):
-        """Check LXD, the project, pool and profiles before taking work.
-
-        Running containers are not touched.
-
-        :raises LXDUnreachable, LXDProjectUnavailable,
-            LXDStoragePoolNotFound, LXDProfilesMissing: naming the fix.
-        """
-        info = self._session.server_info()
-        if self._session.ensure_project():
-            LOG.info('Created LXD project %s', CONF.lxd.project)
-        pool = self._session.storage_pool(CONF.lxd.pool)
-        self._pool_driver = pool['driver']
-        local_disks.warn_about_pool(pool)
-        missing = sorted(set(CONF.lxd.profiles) -
-                         set(self._session.profile_names()))
-        if missing:
-            raise lxd_exception.LXDProfilesMissing(
-                profiles=', '.join(missing), project=CONF.lxd.project)
-        env = info.get('environment', {})
-        LOG.info('LXD %s at %s, project %s, storage pool %s (driver %s)',
-                 env.get('server_version'), self._session.endpoint,
-                 CONF.lxd.project, CONF.lxd.pool, self._pool_driver)
-
-    def get_available_nodes(self, refresh=False):
-        return [CONF.host]
-
-    def get_host_ip_addr(self):
-        return CONF.my_ip
-
-    def get_host_uptime(self):
-        out, _err = processutils.execute('env', 'LANG=C', 'uptime')
-        return out
-
-    def get_available_resource(self, nodename):
-        return self._resources.available_resource(nodename)
-
-    def update_provider_tree(self, provider_tree, nodename, allocations=None):
-        self._resources.update_provider_tree(provider_tree, nodename,
-                                             allocations)
 
     # -- inventory of instances --------------------------------------------
     def _nova_instances(self):
@@ -220,25 +182,26 @@ class LXDDriver(lifecycle.LifecycleMixin, driver.ComputeDriver):
         volumes, body = self._definition(instance, network_info,
                                          block_device_info)
         self._plugger.check(network_info, instance)
-        body['source']['alias'] = self._images.ensure_image(
-            context, image_meta)
-        try:
-            self._ephemerals.create(CONF.lxd.pool, volumes)
-            body['devices'].update(self._volumes.connect_all(
-                instance, block_device_info))
-            if configdrive.required_by(instance):
-                source = instance_files.build_config_drive(
-                    instance, injected_files, admin_password, network_info)
-                body['devices']['config'] = (
-                    instance_files.config_drive_device(source))
-                configdrive.update_instance(instance)
-            if power_on:
-                self._creator.create_and_start(instance, network_info, body)
-            else:
-                self._creator.create(instance, network_info, body)
-        except Exception:
-            with excutils.save_and_reraise_exception():
-                self._rollback(instance, network_info, block_device_info)
+        create = (self._creator.create_and_start if power_on
+                  else self._creator.create)
+        # The image stays while the container is made from it (see
+        # ImageStore.prune).
+        with self._images.use(context, image_meta) as alias:
+            body['source']['alias'] = alias
+            try:
+                self._ephemerals.create(CONF.lxd.pool, volumes)
+                body['devices'].update(self._volumes.connect_all(
+                    instance, block_device_info))
+                if configdrive.required_by(instance):
+                    source = instance_files.build_config_drive(
+                        instance, injected_files, admin_password, network_info)
+                    body['devices']['config'] = (
+                        instance_files.config_drive_device(source))
+                    configdrive.update_instance(instance)
+                create(instance, network_info, body)
+            except Exception:
+                with excutils.save_and_reraise_exception():
+                    self._rollback(instance, network_info, block_device_info)
         if power_on and block_device_info:
             self._volumes.hand_over(instance)
         LOG.info('Container %s created%s', instance.name,

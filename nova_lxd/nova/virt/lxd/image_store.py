@@ -11,6 +11,8 @@ an import that died before its alias) does the driver compute it, reading
 glance again, to alias that image.  Concurrent boots of one image import
 it once.
 """
+import collections
+import contextlib
 import os
 import threading
 import time
@@ -21,6 +23,7 @@ from nova.virt import images
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import excutils
+from oslo_utils import timeutils
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
@@ -90,12 +93,50 @@ def _created_at(image_meta):
     return created.timestamp() if created else time.time()
 
 
+def _last_use(image):
+    """Epoch seconds the image was last used by a new instance, or uploaded
+    when never used (LXD's zero time, year 1)."""
+    last = timeutils.parse_isotime(image.get('last_used_at') or
+                                   image['uploaded_at'])
+    if last.year <= 1:
+        last = timeutils.parse_isotime(image['uploaded_at'])
+    return last.timestamp()
+
+
+def expired_images(images, aliases_in_use, fingerprints_in_use, min_age,
+                   now):
+    """The images the cache manager deletes.
+
+    Only images under an alias (glance images this store imported; not
+    snapshot images being published) are candidates.
+
+    :param images: LXD's image listing (session.list_images).
+    :param aliases_in_use: glance image ids of instances nova knows.
+    :param fingerprints_in_use: fingerprints LXD instances were created
+        from (their ``volatile.base_image``).
+    :param min_age: seconds an image must have gone unused.
+    :param now: epoch seconds.
+    :returns: ``[(fingerprint, [alias names])]``.
+    """
+    expired = []
+    for image in images:
+        aliases = sorted(a['name'] for a in image.get('aliases') or [])
+        if (not aliases or set(aliases) & aliases_in_use or
+                image['fingerprint'] in fingerprints_in_use or
+                now - _last_use(image) < min_age):
+            continue
+        expired.append((image['fingerprint'], aliases))
+    return expired
+
+
 class ImageStore:
     """Keeps the glance images of this host's instances in LXD."""
 
     def __init__(self, session):
         """:param session: the host's LXDSession."""
         self._session = session
+        self._users = collections.Counter()  # alias -> creations under way
+        self._users_lock = threading.Lock()
 
     def ensure_image(self, context, image_meta):
         """Make sure LXD holds the glance image; import it if needed.
@@ -113,14 +154,81 @@ class ImageStore:
         :raises LXDRequestFailed, LXDUnreachable: LXD refused or is gone;
             an image uploaded before the failure is deleted again.
         """
+        self.cache(context, image_meta)
+        return image_meta.id
+
+    def cache(self, context, image_meta):
+        """ensure_image, telling whether the image was imported now.
+
+        :returns: True if imported, False if LXD had it already.
+        """
         image_format.check_glance_format(image_meta)
         alias = image_meta.id
         with lockutils.lock(LOCK_PREFIX + alias):
             # Looked up under the lock: another boot may have imported it
             # while this one waited.
-            if self._session.image_by_alias(alias) is None:
-                self._import(context, image_meta)
-        return alias
+            if self._session.image_by_alias(alias) is not None:
+                return False
+            self._import(context, image_meta)
+            return True
+
+    @contextlib.contextmanager
+    def use(self, context, image_meta):
+        """ensure_image for an instance being created from the image: the
+        alias is yielded and :meth:`prune` leaves the image alone until the
+        block ends (the instance exists then, or its creation failed)."""
+        alias = image_meta.id
+        # Counted before the alias lock is taken: prune, holding that lock,
+        # either sees the count or has deleted before the lookup.
+        with self._users_lock:
+            self._users[alias] += 1
+        try:
+            yield self.ensure_image(context, image_meta)
+        finally:
+            with self._users_lock:
+                self._users[alias] -= 1
+                if not self._users[alias]:
+                    del self._users[alias]
+
+    def prune(self, aliases_in_use):
+        """Delete the images no instance uses, once unused for
+        ``[image_cache] remove_unused_original_minimum_age_seconds``;
+        nothing with ``[image_cache] remove_unused_base_images`` off.
+
+        An image is in use while an instance (nova's, on any host sharing
+        this check, or any LXD instance of the project) was created from
+        it, or one is being created (:meth:`use`).
+
+        :param aliases_in_use: glance image ids of nova's instances.
+        :returns: the fingerprints deleted.
+        """
+        if not CONF.image_cache.remove_unused_base_images:
+            return []
+        bases = {i['config'].get('volatile.base_image')
+                 for i in self._session.list_instances()}
+        deleted = []
+        for fingerprint, aliases in expired_images(
+                self._session.list_images(), aliases_in_use, bases,
+                CONF.image_cache.remove_unused_original_minimum_age_seconds,
+                time.time()):
+            with contextlib.ExitStack() as locks:
+                for alias in aliases:  # sorted: one order for every caller
+                    locks.enter_context(lockutils.lock(LOCK_PREFIX + alias))
+                with self._users_lock:
+                    if any(self._users[alias] for alias in aliases):
+                        continue
+                LOG.info('Deleting LXD image %s of glance image(s) %s: '
+                         'unused since longer than [image_cache] '
+                         'remove_unused_original_minimum_age_seconds',
+                         fingerprint, ', '.join(aliases))
+                try:
+                    self._session.delete_image(fingerprint)
+                except lxd_exception.LXDDriverError as e:
+                    LOG.warning('Could not delete LXD image %s: %s',
+                                fingerprint, e)
+                    continue
+                deleted.append(fingerprint)
+        return deleted
 
     def _import(self, context, image_meta):
         start = time.monotonic()

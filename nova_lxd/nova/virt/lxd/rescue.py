@@ -144,26 +144,31 @@ class Rescuer:
         """
         original = self._session.get_instance(instance.name)
         root_source = self._root_source(instance, pool, pool_driver)
-        alias = self._images.ensure_image(context, image_meta)
-        self._power.stop(instance.name)
-        try:
-            config_drive = None
-            if configdrive.required_by(instance):
-                config_drive = instance_files.build_config_drive(
-                    instance, [], rescue_password, network_info,
-                    subdir=RESCUE_CONFIG_DRIVE)
-            body = rescue_definition(instance, original, root_source,
-                                     config_drive)
-            body['source']['alias'] = alias
-            self._session.create_instance(body)
-            self._power.boot(body['name'])
-        except Exception:
-            with excutils.save_and_reraise_exception():
-                LOG.error('Rescue failed; removing the rescue container',
-                          instance=instance)
-                self._remove_quietly(instance)
+        with self._images.use(context, image_meta) as alias:
+            self._power.stop(instance.name)
+            try:
+                self._create(instance, network_info, rescue_password,
+                             original, root_source, alias)
+            except Exception:
+                with excutils.save_and_reraise_exception():
+                    LOG.error('Rescue failed; removing the rescue container',
+                              instance=instance)
+                    self._remove_quietly(instance)
         LOG.info('Rescue container %s started with the instance\'s root at '
                  '%s', rescue_name(instance), RESCUE_PATH, instance=instance)
+
+    def _create(self, instance, network_info, rescue_password, original,
+                root_source, alias):
+        config_drive = None
+        if configdrive.required_by(instance):
+            config_drive = instance_files.build_config_drive(
+                instance, [], rescue_password, network_info,
+                subdir=RESCUE_CONFIG_DRIVE)
+        body = rescue_definition(instance, original, root_source,
+                                 config_drive)
+        body['source']['alias'] = alias
+        self._session.create_instance(body)
+        self._power.boot(body['name'])
 
     def _remove_quietly(self, instance):
         try:

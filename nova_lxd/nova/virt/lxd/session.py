@@ -18,6 +18,8 @@ import requests
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import session_events
+from nova_lxd.nova.virt.lxd import session_images
 from nova_lxd.nova.virt.lxd import session_migration
 from nova_lxd.nova.virt.lxd import session_storage
 
@@ -32,8 +34,6 @@ PROJECT_CONFIG = {
     'features.storage.volumes': 'true',
 }
 
-# LXD's words for a known fingerprint: its check's, its database's (race).
-_DUPLICATE_IMAGE = ('already exists', 'UNIQUE constraint failed: images.')
 _UNIX_FIX = ('Check that LXD runs and that the nova-compute user may open '
              'the socket (add it to the group LXD was started with, e.g. '
              '`usermod -a -G lxd nova`), or set [lxd] endpoint.')
@@ -66,7 +66,9 @@ def find_endpoint(endpoint):
 
 
 class LXDSession(session_storage.StorageCalls,
-                 session_migration.MigrationCalls):
+                 session_migration.MigrationCalls,
+                 session_events.EventCalls,
+                 session_images.ImageCalls):
     """Blocking, error-mapped access to one LXD daemon and project."""
 
     def __init__(self, lxd_opts=None):
@@ -331,67 +333,3 @@ class LXDSession(session_storage.StorageCalls,
                     'no such file or directory' in str(cause)):
                 return b''
             raise
-
-    # -- images -----------------------------------------------------------
-    def image_by_alias(self, alias):
-        """Return the image fingerprint behind ``alias``, or None."""
-        try:
-            with self._errors('read image alias', alias, LookupError()):
-                node = self.client.api.images.aliases[alias]
-                return node.get().json()['metadata']['target']
-        except LookupError:
-            return None
-
-    def upload_image(self, body, content_type, name):
-        """``POST /1.0/images`` of an image streamed from ``body``.
-
-        :param body: iterable of bytes, sent with chunked transfer encoding
-            (a unified tarball, or image_format.multipart_body).
-        :param content_type: ``application/octet-stream`` or the multipart
-            type with its boundary.
-        :param name: what the image is, for error messages.
-        :returns: the fingerprint LXD gave the image.
-        :raises LXDImageExists: an image with the same fingerprint exists
-            (LXD says so, or, when two uploads of it finish together, its
-            database refuses the second).
-        :raises LXDRequestFailed: e.g. LXD cannot unpack it.
-        """
-        try:
-            with self._errors('import image', name):
-                response = self.client.api.images.post(
-                    data=body, headers={'Content-Type': content_type})
-                operation = self.client.operations.wait_for_operation(
-                    response.json()['operation'])
-                return operation.metadata['fingerprint']
-        except lxd_exception.LXDRequestFailed as e:
-            if not any(text in str(e) for text in _DUPLICATE_IMAGE):
-                raise
-            raise lxd_exception.LXDImageExists(
-                action='import image', target=name, error=e) from e
-
-    def image_exists(self, fingerprint):
-        """True if the project holds the image with this full fingerprint."""
-        try:
-            with self._errors('read image', fingerprint, LookupError()):
-                self.client.api.images[fingerprint].get()
-                return True
-        except LookupError:
-            return False
-
-    def add_image_alias(self, fingerprint, alias, description):
-        """Alias an image already in the store.
-
-        :raises LXDRequestFailed: e.g. the alias exists already.
-        """
-        body = {'name': alias, 'target': fingerprint,
-                'description': description}
-        with self._errors('create image alias', alias):
-            self.client.api.images.aliases.post(json=body)
-
-    def delete_image(self, fingerprint):
-        """Delete an image; an already-absent one is no error."""
-        try:
-            with self._errors('delete image', fingerprint, LookupError()):
-                self._wait(self.client.api.images[fingerprint].delete())
-        except LookupError:
-            LOG.debug('Image %s was already deleted', fingerprint)

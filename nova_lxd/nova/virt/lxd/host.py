@@ -1,0 +1,92 @@
+"""The host half of LXDDriver's facade: start-up and shut-down checks,
+lifecycle events, resources and the image cache.
+
+A mixin of :class:`nova_lxd.nova.virt.lxd.driver.LXDDriver` (it uses the
+driver's session, resources, image store and event listener); like the rest
+of the facade it only validates and orders.
+"""
+from nova.image import glance
+from nova import objects
+from oslo_concurrency import processutils
+from oslo_log import log as logging
+
+from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import local_disks
+
+LOG = logging.getLogger(__name__)
+CONF = lxd_conf.CONF
+
+
+class HostMixin:
+    """ComputeDriver calls about the host rather than one instance."""
+
+    def init_host(self, host):
+        """Check LXD, the project, pool and profiles before taking work,
+        then follow LXD's lifecycle events (see the events module).
+
+        Running containers are not touched.
+
+        :raises LXDUnreachable, LXDProjectUnavailable,
+            LXDStoragePoolNotFound, LXDProfilesMissing: naming the fix.
+        """
+        info = self._session.server_info()
+        if self._session.ensure_project():
+            LOG.info('Created LXD project %s', CONF.lxd.project)
+        pool = self._session.storage_pool(CONF.lxd.pool)
+        self._pool_driver = pool['driver']
+        local_disks.warn_about_pool(pool)
+        missing = sorted(set(CONF.lxd.profiles) -
+                         set(self._session.profile_names()))
+        if missing:
+            raise lxd_exception.LXDProfilesMissing(
+                profiles=', '.join(missing), project=CONF.lxd.project)
+        env = info.get('environment', {})
+        LOG.info('LXD %s at %s, project %s, storage pool %s (driver %s)',
+                 env.get('server_version'), self._session.endpoint,
+                 CONF.lxd.project, CONF.lxd.pool, self._pool_driver)
+        self._events.start()
+
+    def cleanup_host(self, host):
+        """Stop following LXD's events (nova-compute is stopping); the
+        containers keep running."""
+        self._events.stop()
+
+    def get_available_nodes(self, refresh=False):
+        return [CONF.host]
+
+    def get_host_ip_addr(self):
+        return CONF.my_ip
+
+    def get_host_uptime(self):
+        out, _err = processutils.execute('env', 'LANG=C', 'uptime')
+        return out
+
+    def get_available_resource(self, nodename):
+        return self._resources.available_resource(nodename)
+
+    def update_provider_tree(self, provider_tree, nodename, allocations=None):
+        self._resources.update_provider_tree(provider_tree, nodename,
+                                             allocations)
+
+    # -- image cache ----------------------------------------------------------
+    def cache_image(self, context, image_id):
+        """Import a glance image into LXD ahead of boots (nova's image
+        pre-caching, API microversion 2.81).
+
+        :returns: True if it was imported, False if LXD had it already.
+        :raises ImageNotFound, ImageUnacceptable: see
+            image_store.ImageStore.ensure_image.
+        """
+        image_meta = objects.ImageMeta.from_image_ref(
+            context, glance.API(), image_id)
+        return self._images.cache(context, image_meta)
+
+    def manage_image_cache(self, context, all_instances):
+        """Delete the LXD images no instance uses any more, after nova's
+        ``[image_cache]`` settings (see image_store.ImageStore.prune).
+
+        :param all_instances: nova InstanceList of the instances on this
+            host.
+        """
+        self._images.prune({i.image_ref for i in all_instances})
