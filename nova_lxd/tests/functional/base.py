@@ -7,6 +7,7 @@ and ``NOVA_LXD_TEST_DEBIAN_IMAGE`` (``tools/run-tests`` sets both).
 """
 import builtins
 import copy
+import functools
 import glob
 import os
 import sys
@@ -28,6 +29,7 @@ import tenacity
 from nova_lxd.aio import lxd as aio_lxd
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
+from nova_lxd.nova.virt.lxd import session as lxd_session
 from nova_lxd.tests.functional import network
 from nova_lxd.tests import image_fakes
 
@@ -111,6 +113,13 @@ LXD2_DIR = '/var/lib/lxd2'
 LXD2_SOCKET = LXD2_DIR + '/unix.socket'
 
 
+def second_daemon_opts():
+    """The [lxd] options now, with the second daemon as endpoint."""
+    opts = {opt.dest: getattr(lxd_conf.CONF.lxd, opt.dest)
+            for opt in lxd_conf.lxd_opts}
+    return types.SimpleNamespace(**dict(opts, endpoint=LXD2_SOCKET))
+
+
 def on_second_daemon(test, host):
     """The second daemon (tools/lib/lxd2.sh) for a DriverTestCase: the
     test's project there, and an LXDDriver whose [lxd] endpoint is that
@@ -125,10 +134,7 @@ def on_second_daemon(test, host):
     project = test.useFixture(LXDProjectFixture(test.project.name,
                                                 endpoint=LXD2_SOCKET))
     driver = lxd_driver.LXDDriver(test.virtapi())
-    opts = {opt.dest: getattr(lxd_conf.CONF.lxd, opt.dest)
-            for opt in lxd_conf.lxd_opts}
-    driver._session._opts = types.SimpleNamespace(
-        **dict(opts, endpoint=LXD2_SOCKET))
+    driver._session._opts = second_daemon_opts()
     driver.init_host(host)
     test.addCleanup(driver.cleanup_host, host)
     return project, driver
@@ -172,6 +178,34 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
         # first boot that imports an image, take longer on a busy machine.
         return super()._wait_for_state_change(
             server, expected_status, max_retries, wait_for_fault_key)
+
+    def start_compute_on_second_daemon(self, host):
+        """Start nova-compute ``host`` with the second daemon
+        (tools/lib/lxd2.sh) as its [lxd] endpoint, same project and pool:
+        another host as nova sees it.  In-process services share one CONF,
+        so the endpoint goes to that service's session only.
+
+        :returns: ``(LXDProjectFixture on that daemon, compute service)``.
+        """
+        if not os.path.exists(LXD2_SOCKET):
+            missing_prerequisite('no second LXD daemon; run '
+                                 'tools/lib/host-setup.sh')
+        # First, so that it is deleted after the service stopped.
+        project = self.useFixture(LXDProjectFixture(self.project.name,
+                                                    endpoint=LXD2_SOCKET))
+        session_cls = lxd_session.LXDSession
+        # Each host has a compute_id file of its own; nova reads one per
+        # process and caches it.
+        node = str(uuid.uuid5(uuid.NAMESPACE_URL, f'nova-lxd-test/{host}'))
+        with fixtures.MonkeyPatch(
+                'nova_lxd.nova.virt.lxd.session.LXDSession',
+                functools.partial(session_cls, second_daemon_opts())), \
+                fixtures.MonkeyPatch('nova.virt.node.get_local_node_uuid',
+                                     lambda: node):
+            compute = self._start_compute(host)
+        compute.manager.driver.get_nodenames_by_uuid = (
+            lambda refresh=False: {node: host})
+        return project, compute
 
     @property
     def lxd(self):

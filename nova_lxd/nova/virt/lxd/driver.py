@@ -85,6 +85,7 @@ class LXDDriver(host.HostMixin, lifecycle.LifecycleMixin,
         self._events = events.LifecycleListener(
             self._session, self._statuses, self.emit_event)
         self._pool_driver = None
+        self._nodename = None
 
     # -- inventory of instances --------------------------------------------
     def _nova_instances(self):

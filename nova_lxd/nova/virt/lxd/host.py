@@ -30,6 +30,7 @@ class HostMixin:
         :raises LXDUnreachable, LXDProjectUnavailable,
             LXDStoragePoolNotFound, LXDProfilesMissing: naming the fix.
         """
+        self._nodename = host
         info = self._session.server_info()
         if self._session.ensure_project():
             LOG.info('Created LXD project %s', CONF.lxd.project)
@@ -53,7 +54,9 @@ class HostMixin:
         self._events.stop()
 
     def get_available_nodes(self, refresh=False):
-        return [CONF.host]
+        """``[host]``: the host nova-compute gave init_host (CONF.host
+        before that)."""
+        return [self._nodename or CONF.host]
 
     def get_host_ip_addr(self):
         return CONF.my_ip
