@@ -33,10 +33,6 @@ MISSING = {
         "needs a block layer between the guest and the volume (libvirt's "
         'block copy); a container writes straight to the mounted '
         'filesystem.  Detach, copy and attach instead.'),
-    'Set admin password': (
-        'Containers get no admin password (tempest runs with '
-        'enable_instance_password False); use a key pair, which cloud-init '
-        'installs from the config drive.'),
     'VNC or SPICE console': (
         'A system container has no framebuffer: there is no screen to '
         'show.  The console log is available.'),

@@ -320,4 +320,4 @@ class Project:
 
     def delete(self):
         """Delete instances, images, profiles, volumes, then the project."""
-        aio_lxd.purge(self.name)
+        aio_lxd.purge(self.name, self.endpoint)

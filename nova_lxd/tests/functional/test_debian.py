@@ -8,6 +8,7 @@ the server's user_data script ran, and the server's keypair is in an
 """
 import base64
 import uuid
+import warnings
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives import serialization
@@ -63,5 +64,19 @@ class DebianGuestTest(base.LXDTestCase):
         link = self.guest_run(server, 'ip', 'addr', 'show', 'eth0')
         self.assertIn(port['mac_address'], link)
         self.assertIn(port['fixed_ips'][0]['ip_address'] + '/32', link)
+        self.check_admin_password(server)
         self._delete_server(server)
         self.assertEqual([], self.project.names())
+
+    def check_admin_password(self, server):
+        """``openstack server set --root-password``: the guest's chpasswd
+        sets root's password to the one given."""
+        password = 'Nova-LXD-' + uuid.uuid4().hex[:8]
+        self.api.post_server_action(server['id'], {
+            'changePassword': {'adminPass': password}})
+        entry = self.guest_run(server, 'getent', 'shadow', 'root')
+        stored = entry.split(':')[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            import crypt  # the host's libxcrypt knows Debian's yescrypt
+        self.assertEqual(stored, crypt.crypt(password, stored))

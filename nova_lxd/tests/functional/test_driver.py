@@ -206,19 +206,21 @@ class DriverHostTest(base.DriverTestCase):
     def test_console_output_is_whole_and_repeatable(self):
         inst = self.instance()
         self.spawn(inst)
-        first = self.console_with(inst, b'init started')
-        self.assertIn(b'init started', first)
+        first = self.console_with(inst, 'init started')
+        # str, as nova's driver suite wants; nova encodes it back to bytes.
+        self.assertIsInstance(first, str)
+        self.assertIn('init started', first)
         # LXD hands out output once; asking again must give it again.
         self.assertEqual(first, self.console(inst))
         base.execute(self.container(inst), [
             'sh', '-c', 'echo console-marker > /dev/console'])
         grown = self.console(inst)
         self.assertTrue(grown.startswith(first), grown)
-        self.assertIn(b'console-marker', grown)
+        self.assertIn('console-marker', grown)
         self.driver.power_off(inst)
         stopped = self.console(inst)
-        self.assertEqual(1, stopped.count(b'init started'), stopped)
-        self.assertEqual(1, stopped.count(b'console-marker'), stopped)
+        self.assertEqual(1, stopped.count('init started'), stopped)
+        self.assertEqual(1, stopped.count('console-marker'), stopped)
         self.assertEqual(stopped, self.console(inst))
         self.useFixture(fixtures.MonkeyPatch(
             'nova_lxd.nova.virt.lxd.driver.CONSOLE_LOG_MAX_BYTES', 8))
@@ -233,7 +235,7 @@ class DriverHostTest(base.DriverTestCase):
         inst = self.instance(memory_mb=128)
         vif = network.tap_vif()
         self.spawn(inst, network_info=[vif])
-        self.console_with(inst, b'init started')
+        self.console_with(inst, 'init started')
         diags = self.driver.get_diagnostics(inst)
         self.assertEqual(128 * 1024, diags['memory'])
         self.assertGreater(diags['cpu_time'], 0)
@@ -251,3 +253,30 @@ class DriverHostTest(base.DriverTestCase):
 
     def test_host_uptime(self):
         self.assertIn('load average', self.driver.get_host_uptime())
+
+    def test_host_cpu_stats(self):
+        first = self.driver.get_host_cpu_stats()
+        self.assertEqual({'kernel', 'idle', 'user', 'iowait', 'frequency'},
+                         set(first))
+        self.assertTrue(all(isinstance(v, int) for v in first.values()))
+        # Cumulative nanoseconds: they only grow.
+        time.sleep(0.1)
+        second = self.driver.get_host_cpu_stats()
+        self.assertGreater(second['idle'] + second['user'] +
+                           second['kernel'], first['idle'] + first['user'] +
+                           first['kernel'])
+
+    def test_admin_password_without_chpasswd_in_the_guest(self):
+        # The busybox image has passwd but no chpasswd.
+        inst = self.instance()
+        self.spawn(inst)
+        self.assertRaises(exception.SetAdminPasswdNotSupported,
+                          self.driver.set_admin_password, inst, 'secret')
+
+    def test_admin_password_with_a_line_break_refused(self):
+        inst = self.instance()
+        self.spawn(inst)
+        error = self.assertRaises(exception.InstancePasswordSetFailed,
+                                  self.driver.set_admin_password, inst,
+                                  'secret\nother:pw')
+        self.assertNotIn('secret', str(error))

@@ -65,11 +65,16 @@ class TwoDaemonsMigrationTest(base.DriverTestCase):
         self.spawn(inst)
         base.execute(self.container(inst),
                      ['sh', '-c', 'echo moved > /root/marker; sync'])
+        source_config = self.container(inst).config
         info, migration = self.resize_away(inst)
         self.finish(inst, info, migration)
         moved = self.target_container(inst)
         self.assertEqual('Running', moved.status)
         self.assertEqual('2', moved.config['limits.cpu'])
+        # What LXD knows of the root filesystem came along (the transfer
+        # is a delta against the image; files are not shifted again).
+        for key in ('volatile.base_image', 'volatile.last_state.idmap'):
+            self.assertEqual(source_config[key], moved.config[key], key)
         self.assertEqual(inst.uuid, self.dest.list_instance_uuids()[0])
         out = base.execute(moved, ['cat', '/root/marker'])
         self.assertEqual('moved\n', out.stdout)

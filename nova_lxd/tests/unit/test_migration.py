@@ -24,6 +24,29 @@ class HTTPSURLTest(test.NoDBTestCase):
         self.assertEqual('https://lxd1:8443', url('lxd1', 'x'))
 
 
+class CarriedConfigTest(test.NoDBTestCase):
+
+    def test_state_of_the_root_filesystem_kept(self):
+        source = {'volatile.base_image': 'f00d',
+                  'volatile.idmap.base': '0',
+                  'volatile.idmap.current': '[...]',
+                  'volatile.last_state.idmap': '[...]',
+                  'volatile.cloud-init.instance-id': 'c1',
+                  'image.os': 'debian',
+                  # Per host or per boot, or ours to set: not carried.
+                  'volatile.last_state.power': 'STOPPED',
+                  'volatile.eth0.hwaddr': '00:16:3e:00:00:01',
+                  'volatile.uuid': 'u',
+                  'limits.cpu': '4',
+                  'user.nova.instance_uuid': 'i'}
+        self.assertEqual(
+            {'volatile.base_image': 'f00d', 'volatile.idmap.base': '0',
+             'volatile.idmap.current': '[...]',
+             'volatile.last_state.idmap': '[...]',
+             'volatile.cloud-init.instance-id': 'c1', 'image.os': 'debian'},
+            session_migration.carried_config(source))
+
+
 class DiskInfoTest(test.NoDBTestCase):
 
     def test_round_trip(self):

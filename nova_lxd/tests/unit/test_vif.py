@@ -112,6 +112,11 @@ class OVSNicTest(testtools.TestCase):
                          vif.hybrid_bridge_name(_ovs(hybrid=True)))
         self.assertEqual(hybrid.vif_name, vif.tap_name(_ovs(hybrid=True)))
         self.assertEqual(native.vif_name, vif.tap_name(_ovs(hybrid=False)))
+        for hybrid in (True, False):
+            port = _ovs(hybrid=hybrid)
+            del port['devname']
+            self.assertEqual(os_vif_util.nova_to_osvif_vif(port).vif_name,
+                             vif.tap_name(port))
         self.assertEqual('netdev', native.port_profile.datapath_type)
 
     def test_native_is_physical_on_the_owned_veth_peer(self):

@@ -124,11 +124,14 @@ class LXDDriver(host.HostMixin, lifecycle.LifecycleMixin,
             raise exception.InstanceNotFound(instance_id=instance.uuid)
 
     def get_console_output(self, context, instance):
-        """The last CONSOLE_LOG_MAX_BYTES bytes the guest's console wrote.
+        """The last CONSOLE_LOG_MAX_BYTES bytes the guest's console wrote,
+        as str: each byte one latin-1 character, which nova's manager
+        encodes back to the same bytes.
 
         :raises InstanceNotFound: the instance has no container.
         """
-        return self._console.tail(instance, CONSOLE_LOG_MAX_BYTES)
+        return self._console.tail(instance,
+                                  CONSOLE_LOG_MAX_BYTES).decode('latin-1')
 
     def get_diagnostics(self, instance):
         """Pre-2.48 server diagnostics of a running instance.

@@ -9,6 +9,7 @@ from nova.image import glance
 from nova import objects
 from oslo_concurrency import processutils
 from oslo_log import log as logging
+import psutil
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
@@ -64,6 +65,22 @@ class HostMixin:
     def get_host_uptime(self):
         out, _err = processutils.execute('env', 'LANG=C', 'uptime')
         return out
+
+    def get_host_cpu_stats(self):
+        """The host's CPU counters for nova's ``cpu.virt_driver`` monitor
+        (containers run on the host's kernel: its counters are theirs).
+
+        :returns: ``{'kernel', 'idle', 'user', 'iowait'}`` in nanoseconds
+            since boot (ints) and ``'frequency'``, the current frequency in
+            MHz (0 where the host does not tell).
+        """
+        times = psutil.cpu_times()
+        freq = psutil.cpu_freq()
+        stats = {key: int(getattr(times, field) * 1e9)
+                 for key, field in (('kernel', 'system'), ('idle', 'idle'),
+                                    ('user', 'user'), ('iowait', 'iowait'))}
+        stats['frequency'] = int(freq.current) if freq else 0
+        return stats
 
     def get_available_resource(self, nodename):
         return self._resources.available_resource(nodename)

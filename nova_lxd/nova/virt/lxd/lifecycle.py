@@ -6,6 +6,8 @@ driver's session, power control and helpers); like the rest of the facade
 it only validates, orders and rolls back.
 """
 from nova import exception
+from nova.image import glance
+from nova import objects
 from oslo_log import log as logging
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
@@ -34,7 +36,15 @@ class LifecycleMixin:
     def rescue(self, context, instance, network_info, image_meta,
                rescue_password, block_device_info, share_info):
         """Start a rescue container with the instance's root at
-        /mnt/rescue (see the rescue module for what is refused)."""
+        /mnt/rescue (see the rescue module for what is refused).
+
+        :param image_meta: nova ImageMeta of the rescue image; one without
+            an id (nova's manager always names one) means the instance's
+            own image.
+        """
+        if not image_meta.obj_attr_is_set('id'):
+            image_meta = objects.ImageMeta.from_image_ref(
+                context, glance.API(), instance.image_ref)
         pool, pool_driver = self._pool()
         self._rescuer.rescue(context, instance, network_info, image_meta,
                              rescue_password, pool, pool_driver)
@@ -42,6 +52,32 @@ class LifecycleMixin:
     def unrescue(self, context, instance):
         """Delete the rescue container and start the instance again."""
         self._rescuer.unrescue(instance)
+
+    # -- admin password -------------------------------------------------------
+    def set_admin_password(self, instance, new_pass):
+        """Set the password of the guest's admin user (image property
+        ``os_admin_user``, default root) with the guest's ``chpasswd``.
+
+        :raises SetAdminPasswdNotSupported: the guest has no chpasswd.
+        :raises InstancePasswordSetFailed: a user or password chpasswd
+            cannot take (``:`` in the user, a line break in either), or
+            chpasswd failed (its message).
+        """
+        user = instance.image_meta.properties.get('os_admin_user', 'root')
+        if ':' in user or any(c in user + new_pass for c in '\r\n'):
+            raise exception.InstancePasswordSetFailed(
+                instance=instance.uuid,
+                reason="the user name has ':' or the user name or password "
+                       "a line break, which chpasswd cannot take")
+        code, _out, err = self._session.execute(
+            instance.name, ['chpasswd'], f'{user}:{new_pass}\n')
+        if code == 127:
+            raise exception.SetAdminPasswdNotSupported()
+        if code:
+            raise exception.InstancePasswordSetFailed(
+                instance=instance.uuid,
+                reason=f'chpasswd for {user} exited {code}: {err.strip()}')
+        LOG.info('Password of %s set', user, instance=instance)
 
     # -- resize and cold migration -------------------------------------------
     def migrate_disk_and_power_off(self, context, instance, dest, flavor,

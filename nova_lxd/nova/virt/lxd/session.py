@@ -15,6 +15,7 @@ from oslo_log import log as logging
 import pylxd
 from pylxd import exceptions as lxd_exc
 import requests
+import tenacity
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
@@ -311,6 +312,36 @@ class LXDSession(session_storage.StorageCalls,
                 self._wait(self.client.api.instances[name].delete())
         except exception.InstanceNotFound:
             LOG.debug('Instance %s was already deleted', name)
+
+    # pylxd's exec websockets can break while connecting (ws4py answering
+    # LXD's first ping on a busy host); LXD runs the command only once all
+    # are connected, so it has not run then.
+    @tenacity.retry(
+        retry=tenacity.retry_if_exception_type(
+            (BrokenPipeError, ConnectionResetError)),
+        stop=tenacity.stop_after_attempt(3), wait=tenacity.wait_fixed(0.5),
+        reraise=True)
+    def execute(self, name, argv, stdin=None):
+        """Run a command in the running instance as its root and wait.
+
+        :param argv: the command, a list of str.
+        :param stdin: str fed to its standard input, or None.
+        :returns: ``(exit code, stdout str, stderr str)``; 127 when the
+            command does not exist in the guest.
+        :raises InstanceNotFound: no such instance.
+        :raises LXDRequestFailed: e.g. the instance is not running.
+        """
+        try:
+            with self._errors('run a command in', name,
+                              exception.InstanceNotFound(instance_id=name)):
+                result = self.client.instances.get(name).execute(
+                    argv, stdin_payload=stdin)
+        except lxd_exception.LXDRequestFailed as e:
+            # LXD 5.0 fails the exec operation instead of answering 127.
+            if 'Command not found' not in str(e):
+                raise
+            return 127, '', str(e)
+        return result.exit_code, result.stdout, result.stderr
 
     def console_log(self, name):
         """New console output of the instance (``GET .../console``), bytes.

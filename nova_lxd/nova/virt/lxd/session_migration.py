@@ -54,6 +54,22 @@ def https_url(address, my_ip):
     return f'https://{host}:{port}'
 
 
+# Source config kept on the destination: the image the root filesystem
+# came from (LXD then creates the instance from its own copy of that image
+# and transfers only the differences), the uid/gid map its files are
+# shifted to (else they are shifted again), the instance id cloud-init saw
+# from LXD, and the image's description keys.
+_CARRIED_KEYS = ('volatile.base_image', 'volatile.cloud-init.instance-id')
+_CARRIED_PREFIXES = ('image.', 'volatile.idmap.', 'volatile.last_state.idmap')
+
+
+def carried_config(config):
+    """The keys of the source instance's LXD ``config`` the destination
+    keeps (see _CARRIED_KEYS)."""
+    return {key: value for key, value in config.items()
+            if key in _CARRIED_KEYS or key.startswith(_CARRIED_PREFIXES)}
+
+
 class MigrationCalls:
     """Pulling instances from other daemons (see the module docstring)."""
 
@@ -112,7 +128,9 @@ class MigrationCalls:
                 with self._errors(f'pull instance {name} from', url):
                     self._wait(self.client.api.instances.post(json=dict(
                         body, source=data['source'],
-                        architecture=data['architecture'])))
+                        architecture=data['architecture'],
+                        config=dict(body['config'], **carried_config(
+                            data['config'])))))
             except Exception:
                 with excutils.save_and_reraise_exception():
                     self._cancel(remote, data['source']['operation'])

@@ -21,6 +21,7 @@ virtual machine's disk snapshot without quiescing).
 import time
 
 from nova.compute import task_states
+from nova import exception
 from nova.image import glance
 from oslo_log import log as logging
 
@@ -61,7 +62,7 @@ class Snapshotter:
     def snapshot(self, context, instance, image_id, update_task_state):
         """See the module docstring.
 
-        :raises InstanceNotFound: the instance has no container.
+        :raises InstanceNotRunning: the instance has no container.
         :raises LXDRequestFailed: LXD refused a step; the temporary
             snapshot and image are removed.
         :raises ImageNotFound: glance lost the image record meanwhile.
@@ -72,7 +73,11 @@ class Snapshotter:
         update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
         # One LXD snapshot per glance image: never a user's own snapshot.
         snapshot = f'nova-snapshot-{image_id}'
-        self._session.create_snapshot(instance.name, snapshot)
+        try:
+            self._session.create_snapshot(instance.name, snapshot)
+        except exception.InstanceNotFound:
+            # What nova's snapshot expects of an instance with no guest.
+            raise exception.InstanceNotRunning(instance_id=instance.uuid)
         try:
             fingerprint = self._session.publish_snapshot(
                 instance.name, snapshot, lxd_properties(instance, image_id),

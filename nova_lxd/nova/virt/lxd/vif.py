@@ -47,8 +47,11 @@ def _device_name(prefix, vif):
 
 
 def tap_name(vif):
-    """Host-side device name Neutron expects for the port (max 14 chars)."""
-    name = vif.get('devname') or ('tap' + vif['id'])
+    """Host-side device name of the port (max 14 chars): Neutron's
+    ``devname``; without one, the name nova's os-vif conversion gives an
+    ``ovs`` port (``nic<id>``, which os-vif plugs), else ``tap<id>``."""
+    prefix = 'nic' if vif['type'] == network_model.VIF_TYPE_OVS else 'tap'
+    name = vif.get('devname') or (prefix + vif['id'])
     return name[:network_model.NIC_NAME_LEN]
 
 
