@@ -10,6 +10,7 @@ from nova import exception
 from nova.network import model as network_model
 from nova import objects
 
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.tests.functional import base
 from nova_lxd.tests.functional import test_init_host
 
@@ -42,7 +43,8 @@ class TwoDaemonsMigrationTest(base.DriverTestCase):
         """migrate_disk_and_power_off on the source with a new flavor;
         returns (disk_info, migration)."""
         new = objects.Flavor(vcpus=vcpus, memory_mb=128, root_gb=0,
-                             ephemeral_gb=0, swap=0, extra_specs={})
+                             ephemeral_gb=inst.flavor.ephemeral_gb, swap=0,
+                             extra_specs={})
         info = self.driver.migrate_disk_and_power_off(
             self.context, inst, '192.0.2.2', new,
             network_model.NetworkInfo([]))
@@ -108,3 +110,55 @@ class TwoDaemonsMigrationTest(base.DriverTestCase):
         self.assertIn('migration_client_cert', str(error))
         self.assertEqual([], self.target.names())
         self.assertEqual([inst.name], self.project.names())
+
+    def volumes(self, project):
+        return sorted(url.rsplit('/', 1)[-1].split('?')[0] for url in
+                      project.client.api.storage_pools['default'].volumes
+                      .custom.get().json()['metadata'])
+
+    def test_ephemeral_disk_moves_with_its_data(self):
+        self.trust_destination()
+        inst = self.instance()
+        inst.flavor.ephemeral_gb = 1
+        self.spawn(inst)
+        volume = f'{inst.name}-ephemeral0'
+        base.execute(self.container(inst),
+                     ['sh', '-c', 'echo kept > /mnt/marker; sync'])
+        info, migration = self.resize_away(inst)
+        self.finish(inst, info, migration)
+        self.assertEqual([volume], self.volumes(self.target))
+        out = base.execute(self.target_container(inst), ['cat', '/mnt/marker'])
+        self.assertEqual('kept\n', out.stdout)
+        # The source keeps its copy until confirmation, then deletes it.
+        self.assertEqual([volume], self.volumes(self.project))
+        self.driver.confirm_migration(self.context, migration, inst, [])
+        self.assertEqual([], self.volumes(self.project))
+
+    def test_ephemeral_disk_refused_pull_leaves_nothing(self):
+        inst = self.instance()
+        inst.flavor.ephemeral_gb = 1
+        self.spawn(inst)
+        info, migration = self.resize_away(inst)
+        self.assertRaises(exception.MigrationError, self.finish, inst, info,
+                          migration)
+        self.assertEqual(([], []), (self.target.names(),
+                                    self.volumes(self.target)))
+        self.assertEqual([f'{inst.name}-ephemeral0'],
+                         self.volumes(self.project))
+
+    def test_failed_container_pull_removes_the_pulled_volumes(self):
+        self.trust_destination()
+        inst = self.instance()
+        inst.flavor.ephemeral_gb = 1
+        self.spawn(inst)
+        info, migration = self.resize_away(inst)
+        self.useFixture(fixtures.MockPatchObject(
+            self.dest._session, 'pull_instance',
+            side_effect=lxd_exception.LXDRequestFailed(
+                action='pull instance', target=inst.name, error='injected')))
+        error = self.assertRaises(lxd_exception.LXDRequestFailed,
+                                  self.finish, inst, info, migration)
+        self.assertIn('injected', str(error))
+        self.assertEqual([], self.volumes(self.target))
+        self.assertEqual([f'{inst.name}-ephemeral0'],
+                         self.volumes(self.project))

@@ -78,8 +78,9 @@ class LXDDriver(host.HostMixin, lifecycle.LifecycleMixin,
         self._rescuer = rescue.Rescuer(self._session, self._power,
                                        self._images)
         self._resizer = resize.Resizer(self._session)
-        self._migrator = migration.Migrator(self._session, self._plugger,
-                                            self._volumes, self._rollback)
+        self._migrator = migration.Migrator(
+            self._session, self._plugger, self._volumes, self._ephemerals,
+            self._rollback)
         self._creator = creation.Creator(self._session, self._plugger,
                                          self._power, virtapi)
         self._events = events.LifecycleListener(

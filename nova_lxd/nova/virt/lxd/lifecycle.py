@@ -88,8 +88,8 @@ class LifecycleMixin:
 
         :param dest: the destination host's ``my_ip``.
         :raises InstanceFaultRollback: a root shrink, an ephemeral size
-            change, a pool without room; for another host, ephemeral disks
-            or no https listener here; the instance is untouched.
+            change, a pool without room; for another host, no https
+            listener here; the instance is untouched.
         :returns: disk_info for finish_migration (migration.disk_info).
         """
         pool, pool_driver = self._pool()
@@ -97,10 +97,12 @@ class LifecycleMixin:
                             pool_driver)
         source = self._session.migration_source(CONF.my_ip)
         if dest != CONF.my_ip:
-            cross_host.check_movable(instance, block_device_info, source)
+            cross_host.check_movable(source)
+        ephemerals = self._ephemerals.volumes_of(
+            self._session.get_instance(instance.name)['devices'])
         self._power.stop(instance.name, timeout, retry_interval)
         self._volumes.disconnect_all(instance, block_device_info)
-        return cross_host.disk_info(source)
+        return cross_host.disk_info(source, ephemerals)
 
     @staticmethod
     def _same_host(migration_record):

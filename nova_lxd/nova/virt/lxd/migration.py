@@ -7,8 +7,9 @@ The source's ``migrate_disk_and_power_off`` returns, as nova's
 (:func:`disk_info`); the destination's ``finish_migration`` pulls from
 there.  The source keeps its container until ``confirm_migration``, so a
 failure on the destination, or a revert, leaves the instance whole on the
-source.  Ephemeral disks (LXD custom volumes) do not move yet: such
-instances are refused before they are powered off.
+source.  Ephemeral disks (LXD custom volumes) are pulled the same way,
+before the container, into this host's ``[lxd] pool``; the source deletes
+its copies at confirmation.
 """
 import json
 
@@ -27,13 +28,22 @@ LOG = logging.getLogger(__name__)
 CONF = lxd_conf.CONF
 
 
-def disk_info(source):
+def disk_info(source, volumes=()):
     """nova's ``disk_info`` string for the destination.
 
     :param source: ``{'url', 'certificate'}`` of the source daemon, or
         None when it does not listen on https.
+    :param volumes: ``[(pool, volume name)]`` of the instance's ephemeral
+        disks on the source.
     """
-    return json.dumps({'lxd': source})
+    return json.dumps({'lxd': source, 'volumes': [list(v) for v in volumes]})
+
+
+def source_volumes(disk_info_text):
+    """``{volume name: source pool}`` of the ephemeral disks in
+    ``disk_info``."""
+    return {name: pool for pool, name in
+            json.loads(disk_info_text or '{}').get('volumes', ())}
 
 
 def source_of(disk_info_text):
@@ -50,8 +60,9 @@ def source_of(disk_info_text):
     return source
 
 
-def check_movable(instance, block_device_info, source):
-    """Refuse, before power-off, what cannot move between hosts yet.
+def check_movable(source):
+    """Refuse, before power-off, a source daemon that cannot be pulled
+    from.
 
     :param source: this (source) host's daemon, as :func:`disk_info`
         takes it.
@@ -59,10 +70,6 @@ def check_movable(instance, block_device_info, source):
     """
     try:
         source_of(disk_info(source))
-        if disks.ephemeral_disks(instance, block_device_info):
-            raise exception.MigrationError(
-                reason='the instance has ephemeral disks (LXD custom '
-                       'volumes), which do not move between hosts yet')
     except exception.MigrationError as e:
         raise exception.InstanceFaultRollback(inner_exception=e)
 
@@ -83,19 +90,22 @@ def client_cert():
 class Migrator:
     """Pulls instances from other hosts' daemons."""
 
-    def __init__(self, session, plugger, volumes, rollback):
+    def __init__(self, session, plugger, volumes, ephemerals, rollback):
         """:param session: LXDSession; :param plugger: plug.VIFPlugger;
-        :param volumes: volumes.VolumeAttacher; :param rollback: the
-        driver's ``_rollback(instance, network_info, block_device_info)``,
-        which removes the container, ports and volume connections."""
+        :param volumes: volumes.VolumeAttacher; :param ephemerals:
+        local_disks.EphemeralDisks; :param rollback: the driver's
+        ``_rollback(instance, network_info, block_device_info)``, which
+        removes the container, its ephemeral volumes, ports and volume
+        connections."""
         self._session, self._plugger = session, plugger
-        self._volumes, self._rollback = volumes, rollback
+        self._volumes, self._ephemerals = volumes, ephemerals
+        self._rollback = rollback
 
     def pull(self, instance, network_info, block_device_info, info, pool,
              pool_driver):
         """Create the instance here from its source host, stopped, with
-        ``instance.flavor``, this host's ports, volumes (connected) and
-        config drive.
+        ``instance.flavor``, its ephemeral volumes (pulled too), this
+        host's ports, volumes (connected) and config drive.
 
         :param info: the source's ``disk_info``.
         :raises MigrationError: the source cannot be pulled from, or this
@@ -106,11 +116,23 @@ class Migrator:
         devices = vifs.nic_devices(network_info, specs)
         devices['root'] = disks.root_disk_device(
             pool, pool_driver, instance.flavor.root_gb, specs)
+        volumes, disk_devices = self._ephemerals.plan(
+            instance, block_device_info, pool, pool_driver)
+        devices.update(disk_devices)
+        pulled = source_volumes(info)
+        wanted = sorted(body['name'] for body in volumes)
+        if sorted(pulled) != wanted:
+            raise exception.MigrationError(
+                reason=f'the source has the ephemeral volumes '
+                       f'{sorted(pulled)}, the flavor asks for {wanted}')
         body = definition.instance_definition(
             instance.name, None,
             definition.instance_config(instance, instance.flavor, specs),
             devices, CONF.lxd.profiles)
         try:
+            for name in wanted:
+                self._session.pull_volume(source, pulled[name], name, pool,
+                                          cert)
             devices.update(self._volumes.connect_all(instance,
                                                      block_device_info))
             if configdrive.required_by(instance):

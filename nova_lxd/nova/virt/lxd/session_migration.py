@@ -100,6 +100,22 @@ class MigrationCalls:
                        f'config trust add`) and that this host reaches it '
                        f'over https') from e
 
+    @contextlib.contextmanager
+    def _remote(self, source, client_cert):
+        """A pylxd client of the source daemon, its certificate pinned for
+        as long as the block runs (the cancellation of a failed pull
+        included)."""
+        url = source['url']
+        with tempfile.NamedTemporaryFile('w', suffix='.crt') as pinned:
+            pinned.write(source['certificate'])
+            pinned.flush()
+            with self._remote_errors(url, 'answer'):
+                remote = pylxd.Client(
+                    endpoint=url, project=self._opts.project,
+                    timeout=self._opts.timeout,
+                    session=https_session(url, pinned.name, client_cert))
+            yield remote
+
     def pull_instance(self, source, body, client_cert):
         """Create the instance ``body['name']`` here by pulling it, stopped,
         from the daemon ``source`` (see :meth:`migration_source`).
@@ -113,16 +129,8 @@ class MigrationCalls:
             failed.
         """
         url, name = source['url'], body['name']
-        # The pinned certificate must outlive every request to the source,
-        # the cancellation of its operation included.
-        with tempfile.NamedTemporaryFile('w', suffix='.crt') as pinned:
-            pinned.write(source['certificate'])
-            pinned.flush()
+        with self._remote(source, client_cert) as remote:
             with self._remote_errors(url, f'start migrating {name}'):
-                remote = pylxd.Client(
-                    endpoint=url, project=self._opts.project,
-                    timeout=self._opts.timeout,
-                    session=https_session(url, pinned.name, client_cert))
                 data = remote.instances.get(name).generate_migration_data()
             try:
                 with self._errors(f'pull instance {name} from', url):
@@ -135,6 +143,38 @@ class MigrationCalls:
                 with excutils.save_and_reraise_exception():
                     self._cancel(remote, data['source']['operation'])
         LOG.info('Instance %s pulled from %s', name, url)
+
+    def pull_volume(self, source, source_pool, name, pool, client_cert):
+        """Create the custom volume ``name`` in ``pool`` here by pulling
+        it from the daemon ``source`` (same project), where it is in
+        ``source_pool`` (``POST .../volumes/custom/<name>`` with
+        ``migration`` there, ``POST .../volumes/custom`` with a
+        ``migration`` source here).
+
+        :raises MigrationError: the source cannot be reached or refuses.
+        :raises LXDRequestFailed: this daemon refused or the transfer
+            failed.
+        """
+        url = source['url']
+        with self._remote(source, client_cert) as remote:
+            with self._remote_errors(url, f'start migrating volume {name}'):
+                operation = remote.api.storage_pools[source_pool].volumes \
+                    .custom[name].post(json={'name': name,
+                                             'migration': True}).json()
+            pulled = {'type': 'migration', 'mode': 'pull',
+                      'operation': url + operation['operation'],
+                      'certificate': source['certificate'],
+                      'secrets': operation['metadata']['metadata']}
+            try:
+                with self._errors(f'pull volume {name} from', url):
+                    self._wait(self.client.api.storage_pools[pool].volumes
+                               .custom.post(json={'name': name,
+                                                  'type': 'custom',
+                                                  'source': pulled}))
+            except Exception:
+                with excutils.save_and_reraise_exception():
+                    self._cancel(remote, operation['operation'])
+        LOG.info('Volume %s pulled from %s', name, url)
 
     @staticmethod
     def _cancel(remote, operation_url):
