@@ -12,6 +12,7 @@ from nova import objects
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.tests.functional import base
+from nova_lxd.tests.functional import network
 from nova_lxd.tests.functional import test_init_host
 
 LXD2_SOCKET = '/var/lib/lxd2/unix.socket'
@@ -162,3 +163,20 @@ class TwoDaemonsMigrationTest(base.DriverTestCase):
         self.assertEqual([], self.volumes(self.target))
         self.assertEqual([f'{inst.name}-ephemeral0'],
                          self.volumes(self.project))
+
+    def test_destination_without_the_ports_bridge_refused_first(self):
+        self.trust_destination()
+        inst = self.instance()
+        inst.flavor.ephemeral_gb = 1
+        self.spawn(inst)
+        info, migration = self.resize_away(inst)
+        # The port is bound to a bridge this host does not have.
+        vif = network.ovs_vif('br-nova-lxd-absent', hybrid=False)
+        self.assertRaises(lxd_exception.OVSBridgeMissing,
+                          self.dest.finish_migration, self.context,
+                          migration, inst, info,
+                          network_model.NetworkInfo([vif]), self.image_meta,
+                          True, {})
+        self.assertEqual(([], []), (self.target.names(),
+                                    self.volumes(self.target)))
+        self.assertEqual('Stopped', self.container(inst).status)

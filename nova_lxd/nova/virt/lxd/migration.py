@@ -110,8 +110,12 @@ class Migrator:
         :param info: the source's ``disk_info``.
         :raises MigrationError: the source cannot be pulled from, or this
             host has no migration certificate; nothing was created.
+        :raises OVSBridgeMissing: a port's bridge does not exist here;
+            nothing was created.
         """
         source, cert = source_of(info), client_cert()
+        # This host's bridges, before anything is pulled.
+        self._plugger.check(network_info, instance)
         specs = instance.flavor.extra_specs
         devices = vifs.nic_devices(network_info, specs)
         devices['root'] = disks.root_disk_device(
