@@ -6,8 +6,9 @@ Creates a network, subnet, router, security group and key pair; boots two
 servers from the Debian image at once; proves their ports are bound by OVN
 on this host, that cloud-init took the hostname and the SSH key from the
 config drive, that the two reach each other over OVN, and that
-diagnostics, the console log,
-stop/start, reboot, pause and interface attach/detach work; deletes
+diagnostics, the console log, stop/start, reboot, pause, a stop behind
+nova's back, rescue, resize and interface
+attach/detach work; deletes
 everything and checks that neither LXD nor Open vSwitch keeps anything of
 it.  What happens inside a guest is read through pylxd (LXD project
 ``--lxd-project``).  One row per step; exit status 1 if a step failed.
@@ -26,6 +27,7 @@ import openstack
 from nova_lxd.aio import guest as aio_guest
 from nova_lxd.aio import lxd
 from nova_lxd.aio import network
+from nova_lxd.aio import smoke_lifecycle
 from nova_lxd.aio import steps
 
 PREFIX = 'smoke-'
@@ -67,8 +69,13 @@ def wait(what, check, timeout=300, interval=2):
         time.sleep(interval)
 
 
-class Smoke:
+class Smoke(smoke_lifecycle.LifecycleSteps):
     """The smoke test's state and steps."""
+
+    # For the steps of smoke_lifecycle.
+    SERVERS = SERVERS
+    osc = staticmethod(osc)
+    wait = staticmethod(wait)
 
     def __init__(self, args):
         self.args = args
@@ -98,6 +105,10 @@ class Smoke:
                 if item['Name'].startswith(PREFIX):
                     osc(*kind.split(), 'delete', item['ID'], parse=False)
                     gone.append(item['Name'])
+        for image in osc('image', 'list'):
+            if image['Name'].startswith(PREFIX):
+                osc('image', 'delete', image['ID'], parse=False)
+                gone.append(image['Name'])
         for key in osc('keypair', 'list'):
             if key['Name'].startswith(PREFIX):
                 osc('keypair', 'delete', key['Name'], parse=False)
@@ -295,7 +306,8 @@ class Smoke:
                 f'{self.args.lxd_project} holds {len(found)} instance(s)')
 
     def teardown(self):
-        """Remove the network, router, security group and key pair."""
+        """Remove the network, router, security group and key pair (and
+        any smoke-* image an older run left)."""
         self.cleanup()
         return 'smoke-net, smoke-router, smoke-sg, smoke-key deleted'
 
@@ -319,6 +331,9 @@ class Smoke:
         s('pause', lambda: self.power('pause', 'PAUSED', 'Frozen'), booted)
         s('unpause', lambda: self.power('unpause', 'ACTIVE', 'Running'),
           booted)
+        s('stopped outside nova', self.outside_stop, booted)
+        s('rescue + unrescue', self.rescue, booted)
+        s('resize + confirm', self.resize, booted)
         attached = s('interface attach', self.attach_interface, booted)
         s('interface detach', self.detach_interface, attached)
         s('delete servers', self.delete, self.guests)

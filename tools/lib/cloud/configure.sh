@@ -131,6 +131,8 @@ configure_nova() {
     iniset "$f" database connection "$(db_url nova_cell1)"
     iniset "$f" oslo_concurrency lock_path "$d/locks"
     iniset "$f" scheduler discover_hosts_in_cells_interval 10
+    # One compute host: resize stays on it (as DevStack sets it).
+    iniset "$f" DEFAULT allow_resize_to_same_host True
     iniset "$f" oslo_messaging_notifications driver noop
     authtoken "$f" nova
     service_auth "$f" placement placement
