@@ -7,7 +7,7 @@ servers from the Debian image at once; proves their ports are bound by OVN
 on this host, that cloud-init took the hostname and the SSH key from the
 config drive, that the two reach each other over OVN, and that
 diagnostics, the console log, stop/start, reboot, pause, a stop behind
-nova's back, rescue, resize and interface
+nova's back, snapshot (and a boot from it), rescue, resize and interface
 attach/detach work; deletes
 everything and checks that neither LXD nor Open vSwitch keeps anything of
 it.  What happens inside a guest is read through pylxd (LXD project
@@ -306,10 +306,10 @@ class Smoke(smoke_lifecycle.LifecycleSteps):
                 f'{self.args.lxd_project} holds {len(found)} instance(s)')
 
     def teardown(self):
-        """Remove the network, router, security group and key pair (and
-        any smoke-* image an older run left)."""
+        """Remove the network, router, security group, key pair and
+        snapshot image."""
         self.cleanup()
-        return 'smoke-net, smoke-router, smoke-sg, smoke-key deleted'
+        return 'smoke-net, smoke-router, smoke-sg, smoke-key, images deleted'
 
     # -- the run --------------------------------------------------------------
     def run(self):
@@ -332,6 +332,8 @@ class Smoke(smoke_lifecycle.LifecycleSteps):
         s('unpause', lambda: self.power('unpause', 'ACTIVE', 'Running'),
           booted)
         s('stopped outside nova', self.outside_stop, booted)
+        snapshot = s('snapshot (running)', self.snapshot, booted)
+        s('boot from the snapshot', self.boot_from_snapshot, snapshot)
         s('rescue + unrescue', self.rescue, booted)
         s('resize + confirm', self.resize, booted)
         attached = s('interface attach', self.attach_interface, booted)

@@ -1,7 +1,6 @@
 """The server-action steps of ``tools/cloud smoke`` beyond power: a change
-made behind nova's back (lifecycle events), rescue, resize.  (No snapshot
-step yet: the upload of a Debian snapshot into the uwsgi-served Glance fails,
-see doc/source/cloud.rst.)
+made behind nova's back (lifecycle events), snapshot and a boot from it,
+rescue, resize.
 
 A mixin of :class:`nova_lxd.aio.cloud_smoke.Smoke` (it uses its ``args``,
 ``guests`` and ``SERVERS``); each step acts on the first server through the
@@ -11,6 +10,8 @@ import time
 
 from nova_lxd.aio import guest as aio_guest
 
+SNAPSHOT = 'smoke-snapshot'
+FROM_SNAPSHOT = 'smoke-from-snapshot'
 RESIZED_FLAVOR = 'lxd.medium'  # tools/lib/cloud/bootstrap.sh: 2 vCPUs
 
 
@@ -41,6 +42,37 @@ class LifecycleSteps:
         self.osc('server', 'start', name, parse=False)
         self.wait(f'{name} ACTIVE', lambda: self._status_is(name, 'ACTIVE'))
         return f'SHUTOFF {noticed:.1f} s after the LXD stop; started again'
+
+    def snapshot(self):
+        """A snapshot of the running server becomes an active image."""
+        name, guest = self._first()
+        before = guest.init_pid()
+        self.osc('server', 'image', 'create', '--name', SNAPSHOT, '--wait',
+                 name, timeout=600)
+        image = self.osc('image', 'show', SNAPSHOT)
+        if image['status'] != 'active' or not image.get('size'):
+            raise RuntimeError(f'{SNAPSHOT}: {image["status"]}, size '
+                               f'{image.get("size")}')
+        if guest.init_pid() != before:
+            raise RuntimeError('the server was restarted by the snapshot')
+        return (f'{int(image["size"]) // 2 ** 20} MiB image, server kept '
+                f'running')
+
+    def boot_from_snapshot(self):
+        """A server booted from the snapshot runs; then it is deleted."""
+        self.osc('server', 'create', '--flavor', self.args.flavor, '--image',
+                 SNAPSHOT, '--network', 'smoke-net', '--security-group',
+                 'smoke-sg', FROM_SNAPSHOT)
+        self.wait(f'{FROM_SNAPSHOT} ACTIVE',
+                  lambda: self._status_is(FROM_SNAPSHOT, 'ACTIVE'),
+                  timeout=self.args.boot_timeout)
+        detail = self.osc('server', 'show', FROM_SNAPSHOT)
+        guest = aio_guest.Guest(self.args.lxd_project,
+                                detail['OS-EXT-SRV-ATTR:instance_name'])
+        self.guests[FROM_SNAPSHOT] = guest
+        status = guest.status()
+        self.osc('server', 'delete', '--wait', FROM_SNAPSHOT, parse=False)
+        return f'ACTIVE, LXD {status}; deleted'
 
     def rescue(self):
         """Rescue starts a rescue container with the server's root at

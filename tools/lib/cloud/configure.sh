@@ -46,9 +46,12 @@ EOF
         keystone) echo "env = OS_KEYSTONE_CONFIG_DIR=$CLOUD_ETC/keystone" ;;
         glance)
             echo "env = OS_GLANCE_CONFIG_DIR=$CLOUD_ETC/glance"
-            # Image uploads arrive chunked.
+            # Image uploads arrive chunked, in glanceclient's 1 MiB chunks:
+            # uwsgi's default chunked-input-limit (1 MB) fails every one
+            # of them with "unable to receive chunked part" (nova's
+            # snapshot upload of anything bigger than a chunk).
             printf '%s\n' "http-raw-body = true" "http-chunked-input = true" \
-                "http-auto-chunked = true"
+                "http-auto-chunked = true" "chunked-input-limit = 8388608"
             ;;
         placement) echo "env = OS_PLACEMENT_CONFIG_DIR=$CLOUD_ETC/placement" ;;
         neutron)
