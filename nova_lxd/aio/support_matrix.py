@@ -68,6 +68,10 @@ FEATURES = (
     Feature('VNC or SPICE console', ('get_vnc_console',), None),
     Feature('Serial console', ('get_serial_console',), None),
     Feature('Dedicated CPUs (PCPU)', (), 'supports_pcpus'),
+    Feature('Huge pages (hw:mem_page_size)', ('spawn',), None),
+    Feature('PCI passthrough: whole GPUs and NICs', ('spawn',), None),
+    Feature('Virtual TPM', (), 'supports_vtpm'),
+    Feature('UEFI secure boot', (), 'supports_secure_boot'),
 )
 
 # One line of `tempest run` (stestr) output: worker, test id, time, result.

@@ -39,9 +39,13 @@ MISSING = {
     'Serial console': (
         "Not yet: LXD's console websocket is not proxied to nova's serial "
         'console service.'),
-    'Dedicated CPUs (PCPU)': (
-        'Not yet: HPC work (limits.cpu pinning and placement PCPU '
-        'inventory).'),
+    'Virtual TPM': (
+        'The driver gives a container no LXD tpm device; a flavor asking '
+        'for one fails its boot (nova\'s scheduler already needs the TPM '
+        'traits, which this driver does not report).'),
+    'UEFI secure boot': (
+        'A container boots no firmware or kernel of its own: '
+        'os:secure_boot=required is refused.'),
 }
 
 _NO_FIP_TRAFFIC = (

@@ -56,6 +56,15 @@ main() {
     fi
 
     # --- b. LXD daemon -----------------------------------------------------
+    # Huge page limits (flavor hw:mem_page_size) need the hugetlb cgroup
+    # controller: this VM's kernel has it, but its cgroup v1 tree does not
+    # mount it.  LXD sees it from its next start.
+    if grep -q '^hugetlb' /proc/cgroups && [[ -d /sys/fs/cgroup/memory ]] &&
+        ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+        run mkdir -p /sys/fs/cgroup/hugetlb
+        run mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+        say "hugetlb cgroup controller mounted"
+    fi
     export LXD_DIR=$lxd_dir
     lxd_answers() { lxd waitready --timeout 2 >/dev/null 2>&1; }
     if lxd_answers; then

@@ -266,6 +266,19 @@ class LXDTestCase(integrated_helpers._IntegratedTestBase):
         """A Neutron port bound as VIF type ``tap`` (routed)."""
         return self.create_port('tap', address=address)
 
+    def record_writes(self):
+        """Non-GET requests of the compute service's LXD connection."""
+        writes = []
+        http = self.compute.driver._session.client.api.session
+
+        def hook(response, *args, **kwargs):
+            if response.request.method != 'GET':
+                path = response.request.path_url.split('?')[0]
+                writes.append(f'{response.request.method} {path}')
+        http.hooks['response'].append(hook)
+        self.addCleanup(http.hooks['response'].remove, hook)
+        return writes
+
     def container(self, server):
         """The pylxd instance behind a server (API dict)."""
         return self.lxd.instances.get(server['OS-EXT-SRV-ATTR:instance_name'])

@@ -13,6 +13,7 @@ from nova import objects
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.tests.functional import base
 from nova_lxd.tests.functional import network
+from nova_lxd.tests.functional import ovs
 from nova_lxd.tests.functional import test_init_host
 
 LXD2_SOCKET = '/var/lib/lxd2/unix.socket'
@@ -165,6 +166,9 @@ class TwoDaemonsMigrationTest(base.DriverTestCase):
                          self.volumes(self.project))
 
     def test_destination_without_the_ports_bridge_refused_first(self):
+        # The test's own OVS (tools/lib/ovs.sh), not whatever answers on
+        # os-vif's default TCP address.
+        self.useFixture(ovs.OVSFixture(self, ovs.OVN_BRIDGE))
         self.trust_destination()
         inst = self.instance()
         inst.flavor.ephemeral_gb = 1

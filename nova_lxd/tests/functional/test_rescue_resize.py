@@ -86,7 +86,7 @@ class RescueDriverTest(base.DriverTestCase):
         inst = self.instance()
         self.spawn(inst)
         pid = self.init_pid(inst)
-        self.driver._pool_driver = 'zfs'
+        self.driver._assembler.set_pool_driver('zfs')
         error = self.assertRaises(exception.InstanceNotRescuable,
                                   self.rescue, inst)
         self.assertIn('(zfs) mounts an instance\'s root only while it runs',

@@ -22,6 +22,7 @@ from oslotest import base
 import pylxd
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import host_info
 from nova_lxd.nova.virt.lxd import resources
 from nova_lxd.nova.virt.lxd import session as lxd_session
 from nova_lxd.tests.functional import base as ft_base
@@ -150,7 +151,7 @@ class TestHostResourcesOnLXD(base.BaseTestCase):
         server = self.session.server_info()['environment']
         self.assertEqual('lxd', res['hypervisor_type'])
         self.assertEqual(
-            resources.hypervisor_version(server['server_version']),
+            host_info.hypervisor_version(server['server_version']),
             res['hypervisor_version'])
         self.assertIn((os.uname().machine, 'lxd', 'exe'),
                       res['supported_instances'])

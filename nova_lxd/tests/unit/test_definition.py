@@ -74,22 +74,6 @@ class InstanceConfigTest(testtools.TestCase):
         self.assertIn('quota:cpu_quota', str(e))
         self.assertIn("'lots'", str(e))
 
-    def test_lxd_passthrough(self):
-        config = self.config(extra_specs={'lxd:security.nesting': 'True',
-                                          'lxd:limits.processes': '500'})
-        self.assertEqual('true', config['security.nesting'])
-        self.assertEqual('500', config['limits.processes'])
-
-    def test_unknown_lxd_key_refused(self):
-        e = self.assertRaises(
-            lxd_exception.InvalidExtraSpec, self.config,
-            extra_specs={'lxd:security.privileged': 'true'})
-        self.assertIn('lxd:security.nesting', str(e))
-
-    def test_bad_boolean_refused(self):
-        self.assertRaises(lxd_exception.InvalidExtraSpec, self.config,
-                          extra_specs={'lxd:security.nesting': 'maybe'})
-
     def test_other_namespaces_ignored(self):
         config = self.config(extra_specs={'hw:cpu_policy': 'shared'})
         self.assertNotIn('hw:cpu_policy', config)

@@ -39,7 +39,8 @@ class DriverLoadTest(test.NoDBTestCase):
                           'supports_evacuate',
                           'supports_extend_volume',
                           'supports_image_type_raw',
-                          'supports_migrate_to_same_host'],
+                          'supports_migrate_to_same_host',
+                          'supports_pcpus'],
                          sorted(k for k, v in caps.items() if v))
 
     def test_works_where_eventlet_cannot_be_imported(self):

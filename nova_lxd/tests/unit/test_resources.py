@@ -2,12 +2,14 @@
 import copy
 
 from nova.compute import provider_tree
+from nova import objects
 import os_resource_classes as orc
 from oslo_config import fixture as config_fixture
 from oslo_serialization import jsonutils
 from oslo_utils import units
 from oslotest import base
 
+from nova_lxd.nova.virt.lxd import host_info
 from nova_lxd.nova.virt.lxd import resources
 
 NODE = 'compute-1'
@@ -126,46 +128,59 @@ class TestPure(base.BaseTestCase):
         self.assertEqual(0, resources.vcpus_used([], 16))
 
     def test_hypervisor_version(self):
-        self.assertEqual(5000002, resources.hypervisor_version('5.0.2'))
+        self.assertEqual(5000002, host_info.hypervisor_version('5.0.2'))
         self.assertEqual(5021003,
-                         resources.hypervisor_version('5.21.3 LTS'))
+                         host_info.hypervisor_version('5.21.3 LTS'))
         # Feature releases have two parts; padded so 5.21 > 5.0.2.
-        self.assertEqual(6001000, resources.hypervisor_version('6.1'))
-        self.assertEqual(5021000, resources.hypervisor_version('5.21'))
-        self.assertEqual(5000000, resources.hypervisor_version('5'))
-        self.assertEqual(5000002, resources.hypervisor_version('5.0.2.1'))
-        self.assertRaises(ValueError, resources.hypervisor_version, 'git')
-        self.assertRaises(ValueError, resources.hypervisor_version, None)
+        self.assertEqual(6001000, host_info.hypervisor_version('6.1'))
+        self.assertEqual(5021000, host_info.hypervisor_version('5.21'))
+        self.assertEqual(5000000, host_info.hypervisor_version('5'))
+        self.assertEqual(5000002, host_info.hypervisor_version('5.0.2.1'))
+        self.assertRaises(ValueError, host_info.hypervisor_version, 'git')
+        self.assertRaises(ValueError, host_info.hypervisor_version, None)
 
     def test_supported_instances(self):
         self.assertEqual(
             [('x86_64', 'lxd', 'exe'), ('i686', 'lxd', 'exe')],
-            resources.supported_instances(['x86_64', 'i686', 'nonsense',
+            host_info.supported_instances(['x86_64', 'i686', 'nonsense',
                                            'i386']))
         self.assertEqual([('aarch64', 'lxd', 'exe')],
-                         resources.supported_instances(['aarch64']))
-        self.assertEqual([], resources.supported_instances(None))
+                         host_info.supported_instances(['aarch64']))
+        self.assertEqual([], host_info.supported_instances(None))
 
     def test_cpu_info(self):
-        info = jsonutils.loads(resources.cpu_info(
+        info = jsonutils.loads(host_info.cpu_info(
             _cpu(sockets=2, cores=4, threads=2, numa_nodes=2)))
         self.assertEqual(
             {'arch': 'x86_64', 'model': 'AMD EPYC', 'vendor': 'AuthenticAMD',
              'topology': {'cells': 2, 'sockets': 2, 'cores': 4,
                           'threads': 2},
              'features': []}, info)
-        empty = jsonutils.loads(resources.cpu_info({'total': 0}))
+        empty = jsonutils.loads(host_info.cpu_info({'total': 0}))
         self.assertEqual({'cells': 1, 'sockets': 1, 'cores': 1,
                           'threads': 1}, empty['topology'])
 
     def test_totals(self):
-        self.assertEqual({'vcpus': 2, 'memory_mb': 24576, 'local_gb': 251},
+        self.assertEqual({'vcpus': 2, 'memory_mb': 24576, 'local_gb': 251,
+                          'VCPU': 2, 'PCPU': 0},
                          resources.totals(HOST, POOL))
+        # [compute] cpu_dedicated_set=1, cpu_shared_set=0
+        self.assertEqual({'vcpus': 2, 'memory_mb': 24576, 'local_gb': 251,
+                          'VCPU': 1, 'PCPU': 1},
+                         resources.totals(HOST, POOL, {1}, {0}))
 
     def test_available_resource(self):
         res = resources.available_resource(
-            NODE, HOST, POOL, [_instance('a', limit='2')], SERVER)
+            NODE, HOST, POOL, [_instance('a', limit='2')], SERVER,
+            ({1}, {0}))
         cpu = jsonutils.loads(res.pop('cpu_info'))
+        topology = objects.NUMATopology.obj_from_db_obj(
+            res.pop('numa_topology'))
+        self.assertEqual([(0, {0}, {1}, 24576)],
+                         [(c.id, c.cpuset, c.pcpuset, c.memory)
+                          for c in topology.cells])
+        self.assertEqual([], jsonutils.loads(
+            res.pop('pci_passthrough_devices')))
         self.assertEqual({'cells': 1, 'sockets': 1, 'cores': 2,
                           'threads': 1}, cpu['topology'])
         self.assertEqual({
@@ -181,14 +196,13 @@ class TestPure(base.BaseTestCase):
             'disk_available_least': 229,    # 229.8 GiB free, rounded down
             'supported_instances': [('x86_64', 'lxd', 'exe'),
                                     ('i686', 'lxd', 'exe')],
-            'numa_topology': None,
         }, res)
 
     def test_inventory(self):
         ratios = {orc.VCPU: 16.0, orc.MEMORY_MB: 1.5, orc.DISK_GB: 1.0}
         reserved = {orc.VCPU: 1, orc.MEMORY_MB: 512, orc.DISK_GB: 2}
         inv = resources.inventory(
-            {'vcpus': 2, 'memory_mb': 24576, 'local_gb': 251},
+            {'VCPU': 2, 'PCPU': 0, 'memory_mb': 24576, 'local_gb': 251},
             ratios, reserved)
         self.assertEqual({
             orc.VCPU: {'total': 2, 'min_unit': 1, 'max_unit': 2,
@@ -206,8 +220,22 @@ class TestPure(base.BaseTestCase):
         ratios = dict.fromkeys((orc.VCPU, orc.MEMORY_MB, orc.DISK_GB), 1.0)
         reserved = dict.fromkeys(ratios, 0)
         inv = resources.inventory(
-            {'vcpus': 2, 'memory_mb': 1024, 'local_gb': 0}, ratios, reserved)
+            {'VCPU': 2, 'PCPU': 0, 'memory_mb': 1024, 'local_gb': 0},
+            ratios, reserved)
         self.assertEqual({orc.VCPU, orc.MEMORY_MB}, set(inv))
+
+    def test_pinned_cpus_as_pcpu(self):
+        ratios = dict.fromkeys((orc.VCPU, orc.MEMORY_MB, orc.DISK_GB), 4.0)
+        reserved = dict.fromkeys(ratios, 1)
+        inv = resources.inventory(
+            {'VCPU': 6, 'PCPU': 2, 'memory_mb': 1024, 'local_gb': 9},
+            ratios, reserved)
+        # As libvirt: pinned CPUs are never overcommitted nor reserved.
+        self.assertEqual({'total': 2, 'min_unit': 1, 'max_unit': 2,
+                          'step_size': 1, 'allocation_ratio': 1.0,
+                          'reserved': 0}, inv[orc.PCPU])
+        self.assertEqual(6, inv[orc.VCPU]['total'])
+        self.assertEqual(4.0, inv[orc.VCPU]['allocation_ratio'])
 
 
 class TestHostResources(base.BaseTestCase):

@@ -208,6 +208,94 @@ Related options:
 
 * ``migration_client_cert``
 """),
+    cfg.ListOpt(
+        'allowed_security_options',
+        item_type=cfg.types.String(choices=[
+            ('security.privileged',
+             'root in the container is root on the host'),
+            ('security.nesting', 'containers inside the container'),
+            ('security.idmap.isolated',
+             'a uid/gid range of its own for the container'),
+        ]),
+        default=['security.nesting', 'security.idmap.isolated'],
+        help="""
+LXD security options that flavors may switch on with the extra specs
+``lxd:security.privileged``, ``lxd:security.nesting`` and
+``lxd:security.idmap.isolated`` (``true``/``false``, parsed strictly).  A
+flavor asking for an option missing here fails the boot before anything is
+created.  Switching one off is always allowed.  ``security.privileged`` is
+left out by default: a privileged container's root is the host's root.
+Images cannot set any of them.
+
+Related options:
+
+* ``allowed_config_keys``, ``flavor_profiles``: the other ways a flavor
+  could change a container's security.
+"""),
+    cfg.ListOpt(
+        'allowed_config_keys',
+        default=[],
+        help="""
+LXD instance config keys (shell-style patterns, e.g. ``linux.sysctl.*``,
+``raw.lxc``) that flavors may set verbatim with an ``lxd:<key>`` extra spec,
+beyond the keys the driver knows (``lxd:limits.processes`` and the
+``lxd:security.*`` ones).  Empty by default: no raw keys.  LXD itself
+validates the values when the container is created.  Keys the driver sets
+itself (``limits.cpu``, ``limits.memory``, ``security.privileged``,
+``user.*``, ``volatile.*``, ``image.*``) can never be set this way.
+
+Related options:
+
+* ``allowed_security_options``
+"""),
+    cfg.ListOpt(
+        'flavor_profiles',
+        default=[],
+        help="""
+LXD profiles (in ``project``) that flavors may add to their instances with
+the extra spec ``lxd:profiles=<name>[,<name>...]``, applied after
+``profiles`` and before the instance's own configuration.  Each must exist
+when nova-compute starts.  Empty by default.
+
+Related options:
+
+* ``profiles``: profiles every instance gets.
+"""),
+    cfg.ListOpt(
+        'allowed_kernel_modules',
+        default=[],
+        help="""
+Kernel modules that flavors may ask LXD to load on the host before their
+container starts, with the extra spec
+``lxd:linux.kernel_modules=<module>[,<module>...]`` (LXD's
+``linux.kernel_modules``).  Empty by default.
+"""),
+    cfg.MultiStrOpt(
+        'host_device_set',
+        default=[],
+        help="""
+A named set of host devices that flavors may request with the extra spec
+``lxd:host_devices=<name>[,<name>...]``.  One JSON object per line (repeat
+the option for more sets), with the LXD device definitions of the set
+(each entry on one line in the file)::
+
+  host_device_set = {"name": "fuse", "devices":
+      {"fuse": {"type": "unix-char", "source": "/dev/fuse"}}}
+  host_device_set = {"name": "kvm", "devices":
+      {"kvm": {"type": "unix-char", "source": "/dev/kvm"}}}
+
+Device types: ``unix-char``, ``unix-block``, ``unix-hotplug``, ``usb``,
+``gpu`` (``gputype`` physical or mig) and ``disk`` (a host path, given
+as an absolute ``source``, mounted at ``path``).  A device appears in the
+container as ``hostdev-<set>-<device>``.  Only sets defined here can be
+requested; images can request none.  nova-compute refuses to start with a
+malformed set.
+
+Related options:
+
+* ``[pci] device_spec`` / ``[pci] alias``: GPUs and other PCI devices that
+  nova tracks and schedules one instance at a time.
+"""),
 ]
 
 

@@ -10,7 +10,7 @@ import re
 
 from nova import exception
 
-from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import lxd_specs
 
 UUID_KEY = 'user.nova.instance_uuid'
 SUSPENDED_KEY = 'user.nova.suspended'
@@ -18,39 +18,8 @@ SUSPENDED_KEY = 'user.nova.suspended'
 _HOSTNAME = re.compile(r'^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?'
                        r'(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', re.I)
 HOST_NAME_MAX = 64
-_BOOLEANS = {'true': 'true', 'false': 'false', '1': 'true', '0': 'false',
-             'yes': 'true', 'no': 'false'}
-
-
-def positive_int(key, value, minimum=1):
-    """``value`` as an int >= ``minimum``.
-
-    :raises InvalidExtraSpec: naming ``key`` when it is not one.
-    """
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = None
-    if number is None or number < minimum:
-        raise lxd_exception.InvalidExtraSpec(
-            key=key, value=value,
-            reason=f'expected a whole number >= {minimum}')
-    return number
-
-
-def _boolean(key, value):
-    try:
-        return _BOOLEANS[str(value).strip().lower()]
-    except KeyError:
-        raise lxd_exception.InvalidExtraSpec(
-            key=key, value=value, reason='expected true or false') from None
-
-
-# ``lxd:<LXD key>`` extra specs passed through after validation.
-_LXD_PASSTHROUGH = {
-    'lxd:security.nesting': _boolean,
-    'lxd:limits.processes': positive_int,
-}
+# Shared with the modules that parse other extra specs.
+positive_int = lxd_specs.positive_int
 
 
 def _cpu_allowance(specs):
@@ -87,9 +56,9 @@ def instance_config(instance, flavor, extra_specs):
     :param instance: nova Instance (uses ``uuid``, ``hostname``).
     :param flavor: nova Flavor: ``vcpus`` (CPU count), ``memory_mb`` (MiB).
     :param extra_specs: the flavor's extra specs dict.
-    :returns: dict of LXD config key -> string value.
-    :raises InvalidExtraSpec: an extra spec is malformed or unknown in the
-        ``lxd:`` namespace.
+    :returns: dict of LXD config key -> string value, without what the
+        ``lxd:`` extra specs and nova's NUMA claim add (assembly module).
+    :raises InvalidExtraSpec: a malformed ``quota:cpu_*`` extra spec.
     :raises InvalidInput: the hostname cannot be a UTS name.
     """
     config = {
@@ -111,15 +80,6 @@ def instance_config(instance, flavor, extra_specs):
         # the guest must see its own hostname even without cloud-init.
         config['raw.lxc'] = f'lxc.uts.name = {uts_name(hostname)}'
     config.update(_cpu_allowance(extra_specs))
-    for key, value in extra_specs.items():
-        if not key.startswith('lxd:'):
-            continue
-        if key not in _LXD_PASSTHROUGH:
-            raise lxd_exception.InvalidExtraSpec(
-                key=key, value=value,
-                reason='unknown LXD extra spec; known: '
-                       + ', '.join(sorted(_LXD_PASSTHROUGH)))
-        config[key[4:]] = str(_LXD_PASSTHROUGH[key](key, value))
     return config
 
 

@@ -15,6 +15,7 @@ from nova.virt import hardware
 from oslo_log import log as logging
 from oslo_utils import excutils
 
+from nova_lxd.nova.virt.lxd import assembly
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import console
 from nova_lxd.nova.virt.lxd import creation
@@ -57,6 +58,8 @@ class LXDDriver(host.HostMixin, lifecycle.LifecycleMixin,
                         supports_migrate_to_same_host=True,
                         supports_evacuate=True,
                         has_imagecache=True,
+                        # Pinned instances get their host CPUs (cpu_numa).
+                        supports_pcpus=True,
                         # No device metadata reaches the guest yet.
                         supports_device_tagging=False,
                         supports_tagged_attach_interface=False)
@@ -78,14 +81,15 @@ class LXDDriver(host.HostMixin, lifecycle.LifecycleMixin,
         self._rescuer = rescue.Rescuer(self._session, self._power,
                                        self._images)
         self._resizer = resize.Resizer(self._session)
+        self._assembler = assembly.Assembler(self._session,
+                                             self._ephemerals)
         self._migrator = migration.Migrator(
             self._session, self._plugger, self._volumes, self._ephemerals,
-            self._rollback)
+            self._assembler, self._rollback)
         self._creator = creation.Creator(self._session, self._plugger,
                                          self._power, virtapi)
         self._events = events.LifecycleListener(
             self._session, self._statuses, self.emit_event)
-        self._pool_driver = None
         self._nodename = None
 
     # -- inventory of instances --------------------------------------------
@@ -150,27 +154,6 @@ class LXDDriver(host.HostMixin, lifecycle.LifecycleMixin,
                                               instance.flavor.memory_mb)
 
     # -- spawn / destroy ----------------------------------------------------
-    def _pool(self):
-        if self._pool_driver is None:
-            self._pool_driver = self._session.storage_pool(
-                CONF.lxd.pool)['driver']
-        return CONF.lxd.pool, self._pool_driver
-
-    def _definition(self, instance, network_info, block_device_info):
-        """Validate everything; return the LXD instance definition and the
-        ephemeral volumes to create for it."""
-        specs = instance.flavor.extra_specs
-        config = definition.instance_config(instance, instance.flavor, specs)
-        pool, pool_driver = self._pool()
-        devices = vifs.nic_devices(network_info, specs)
-        devices['root'] = disks.root_disk_device(
-            pool, pool_driver, instance.flavor.root_gb, specs)
-        volumes, disk_devices = self._ephemerals.plan(
-            instance, block_device_info, pool, pool_driver)
-        devices.update(disk_devices)
-        return volumes, definition.instance_definition(
-            instance.name, None, config, devices, CONF.lxd.profiles)
-
     def spawn(self, context, instance, image_meta, injected_files,
               admin_password, allocations, network_info=None,
               block_device_info=None, power_on=True, accel_info=None):
@@ -184,8 +167,8 @@ class LXDDriver(host.HostMixin, lifecycle.LifecycleMixin,
         if self.instance_exists(instance):
             raise exception.InstanceExists(name=instance.name)
         # Everything is validated before the image is imported.
-        volumes, body = self._definition(instance, network_info,
-                                         block_device_info)
+        volumes, body = self._assembler.definition(
+            instance, network_info, block_device_info, image_meta)
         self._plugger.check(network_info, instance)
         create = (self._creator.create_and_start if power_on
                   else self._creator.create)

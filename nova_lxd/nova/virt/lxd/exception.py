@@ -38,7 +38,7 @@ class LXDProfilesMissing(LXDDriverError):
     msg_fmt = ('LXD driver error: [lxd] profiles %(profiles)s do not exist in '
                'LXD project %(project)s; create them (`lxc profile create '
                'NAME --project %(project)s`) or remove them from [lxd] '
-               'profiles')
+               'profiles / flavor_profiles')
 
 
 class LXDRequestFailed(LXDDriverError):
@@ -84,3 +84,28 @@ class OVSUnreachable(LXDDriverError):
     msg_fmt = ('Open vSwitch database %(connection)s does not answer: '
                '%(error)s. Check that ovsdb-server and ovs-vswitchd run and '
                'that [os_vif_ovs] ovsdb_connection names their socket.')
+
+
+class ExtraSpecNotAllowed(exception.InvalidInput):
+    # InvalidInput: the build aborts with this message, no reschedule.
+    # Option first: nova keeps 255 characters of a fault message.
+    msg_fmt = ('Flavor extra spec %(key)s=%(value)r is not permitted by '
+               '%(option)s of this compute host: %(reason)s. Ask its '
+               'operator, or change the flavor.')
+
+
+class UnsupportedInstanceFeature(exception.InvalidInput):
+    msg_fmt = ('Instance %(instance)s asks for %(what)s (%(key)s=%(value)s), '
+               'which an LXD container cannot have: %(reason)s. Remove '
+               '%(key)s from the flavor or the image.')
+
+
+class UnsupportedPCIDevice(exception.InvalidInput):
+    msg_fmt = ('PCI device %(address)s (%(vendor_id)s:%(product_id)s) '
+               'claimed for instance %(instance)s cannot be given to an LXD '
+               'container: %(reason)s.')
+
+
+class InvalidLXDOption(LXDDriverError):
+    msg_fmt = ('Invalid [lxd] %(option)s %(value)r: %(reason)s. Fix '
+               'nova-compute\'s configuration.')

@@ -11,6 +11,7 @@ from oslo_concurrency import processutils
 from oslo_log import log as logging
 import psutil
 
+from nova_lxd.nova.virt.lxd import assembly
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import local_disks
@@ -36,9 +37,12 @@ class HostMixin:
         if self._session.ensure_project():
             LOG.info('Created LXD project %s', CONF.lxd.project)
         pool = self._session.storage_pool(CONF.lxd.pool)
-        self._pool_driver = pool['driver']
+        self._assembler.set_pool_driver(pool['driver'])
         local_disks.warn_about_pool(pool)
-        missing = sorted(set(CONF.lxd.profiles) -
+        # A malformed device set stops nova-compute here, not at a boot.
+        assembly.policy()
+        missing = sorted((set(CONF.lxd.profiles) |
+                          set(CONF.lxd.flavor_profiles)) -
                          set(self._session.profile_names()))
         if missing:
             raise lxd_exception.LXDProfilesMissing(
@@ -46,7 +50,7 @@ class HostMixin:
         env = info.get('environment', {})
         LOG.info('LXD %s at %s, project %s, storage pool %s (driver %s)',
                  env.get('server_version'), self._session.endpoint,
-                 CONF.lxd.project, CONF.lxd.pool, self._pool_driver)
+                 CONF.lxd.project, CONF.lxd.pool, pool['driver'])
         self._events.start()
 
     def cleanup_host(self, host):

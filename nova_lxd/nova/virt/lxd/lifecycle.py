@@ -45,7 +45,7 @@ class LifecycleMixin:
         if not image_meta.obj_attr_is_set('id'):
             image_meta = objects.ImageMeta.from_image_ref(
                 context, glance.API(), instance.image_ref)
-        pool, pool_driver = self._pool()
+        pool, pool_driver = self._assembler.pool()
         self._rescuer.rescue(context, instance, network_info, image_meta,
                              rescue_password, pool, pool_driver)
 
@@ -92,7 +92,7 @@ class LifecycleMixin:
             listener here; the instance is untouched.
         :returns: disk_info for finish_migration (migration.disk_info).
         """
-        pool, pool_driver = self._pool()
+        pool, pool_driver = self._assembler.pool()
         self._resizer.check(instance, flavor, network_info, pool,
                             pool_driver)
         source = self._session.migration_source(CONF.my_ip)
@@ -120,7 +120,7 @@ class LifecycleMixin:
         :raises MigrationError: the source cannot be pulled from; nothing
             was made here and the source keeps the instance.
         """
-        pool, pool_driver = self._pool()
+        pool, pool_driver = self._assembler.pool()
         if self._same_host(migration):
             self._resizer.apply(instance, instance.old_flavor, pool,
                                 pool_driver)
@@ -146,7 +146,7 @@ class LifecycleMixin:
                                 power_on=True, share_info=None):
         """Give the container its old flavor again (``instance.flavor``);
         after a move between hosts it is the untouched source container."""
-        pool, pool_driver = self._pool()
+        pool, pool_driver = self._assembler.pool()
         self._resizer.apply(instance, instance.new_flavor or instance.flavor,
                             pool, pool_driver)
         if power_on:

@@ -19,10 +19,7 @@ from oslo_log import log as logging
 from oslo_utils import excutils
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
-from nova_lxd.nova.virt.lxd import definition
-from nova_lxd.nova.virt.lxd import disks
 from nova_lxd.nova.virt.lxd import instance_files
-from nova_lxd.nova.virt.lxd import vif as vifs
 
 LOG = logging.getLogger(__name__)
 CONF = lxd_conf.CONF
@@ -90,16 +87,18 @@ def client_cert():
 class Migrator:
     """Pulls instances from other hosts' daemons."""
 
-    def __init__(self, session, plugger, volumes, ephemerals, rollback):
+    def __init__(self, session, plugger, volumes, ephemerals, assembler,
+                 rollback):
         """:param session: LXDSession; :param plugger: plug.VIFPlugger;
         :param volumes: volumes.VolumeAttacher; :param ephemerals:
-        local_disks.EphemeralDisks; :param rollback: the driver's
+        local_disks.EphemeralDisks; :param assembler: assembly.Assembler
+        (the definition, as at spawn); :param rollback: the driver's
         ``_rollback(instance, network_info, block_device_info)``, which
         removes the container, its ephemeral volumes, ports and volume
         connections."""
         self._session, self._plugger = session, plugger
         self._volumes, self._ephemerals = volumes, ephemerals
-        self._rollback = rollback
+        self._assembler, self._rollback = assembler, rollback
 
     def pull(self, instance, network_info, block_device_info, info, pool,
              pool_driver):
@@ -116,23 +115,15 @@ class Migrator:
         source, cert = source_of(info), client_cert()
         # This host's bridges, before anything is pulled.
         self._plugger.check(network_info, instance)
-        specs = instance.flavor.extra_specs
-        devices = vifs.nic_devices(network_info, specs)
-        devices['root'] = disks.root_disk_device(
-            pool, pool_driver, instance.flavor.root_gb, specs)
-        volumes, disk_devices = self._ephemerals.plan(
-            instance, block_device_info, pool, pool_driver)
-        devices.update(disk_devices)
+        volumes, body = self._assembler.definition(
+            instance, network_info, block_device_info)
+        devices = body['devices']
         pulled = source_volumes(info)
-        wanted = sorted(body['name'] for body in volumes)
+        wanted = sorted(volume['name'] for volume in volumes)
         if sorted(pulled) != wanted:
             raise exception.MigrationError(
                 reason=f'the source has the ephemeral volumes '
                        f'{sorted(pulled)}, the flavor asks for {wanted}')
-        body = definition.instance_definition(
-            instance.name, None,
-            definition.instance_config(instance, instance.flavor, specs),
-            devices, CONF.lxd.profiles)
         try:
             for name in wanted:
                 self._session.pull_volume(source, pulled[name], name, pool,

@@ -18,6 +18,7 @@ from nova.compute import task_states
 from nova import exception
 from nova import objects
 
+from nova_lxd.nova.virt.lxd import assembly
 from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import disks
 from nova_lxd.nova.virt.lxd import vif as vifs
@@ -27,7 +28,7 @@ _NIC_LIMIT_KEYS = ('limits.ingress', 'limits.egress')
 
 
 def check_resize(old_flavor, new_flavor, instance, network_info, pool,
-                 pool_driver, pool_space):
+                 pool_driver, pool_space, host_resources=None):
     """Refuse a resize the container cannot take.  Pure.
 
     :param old_flavor, new_flavor: nova Flavors (root_gb, ephemeral_gb in
@@ -36,47 +37,78 @@ def check_resize(old_flavor, new_flavor, instance, network_info, pool,
     :param network_info: nova NetworkInfo (nic limits are checked).
     :param pool: pool name; :param pool_driver: its LXD driver.
     :param pool_space: ``{'used': bytes, 'total': bytes}`` of the pool.
+    :param host_resources: ``GET /1.0/resources`` metadata when the
+        instance has huge pages (assembly.needs_host_resources), else None.
     :raises InstanceFaultRollback: wrapping ResizeError, naming the
         sizes; nova then leaves the instance as it was.
     :raises InvalidExtraSpec: the new flavor has a malformed extra spec,
         or bandwidth limits for a native OVS port.
     """
     specs = new_flavor.extra_specs
-    definition.instance_config(instance, new_flavor, specs)
+    assembly.flavor_config(instance, new_flavor, host_resources)
     disks.io_limits(specs)
     vifs.nic_devices(network_info, specs)
-    reason = None
-    # root_gb 0 is no quota at all: never a shrink.
-    if 0 < new_flavor.root_gb < old_flavor.root_gb:
-        reason = (f'the root disk cannot shrink ({old_flavor.root_gb} GiB '
-                  f'-> {new_flavor.root_gb} GiB); choose a flavor with a '
-                  f'root disk of at least {old_flavor.root_gb} GiB')
-    elif new_flavor.ephemeral_gb != old_flavor.ephemeral_gb:
-        reason = (f'ephemeral disks keep their size in a container '
-                  f'({old_flavor.ephemeral_gb} GiB -> '
-                  f'{new_flavor.ephemeral_gb} GiB); choose a flavor with '
-                  f'{old_flavor.ephemeral_gb} GiB of ephemeral disk')
-    elif (pool_driver in disks.QUOTA_POOL_DRIVERS and
-          0 < old_flavor.root_gb < new_flavor.root_gb):
-        growth = (new_flavor.root_gb - old_flavor.root_gb) * GIB
-        free = pool_space['total'] - pool_space['used']
-        if growth > free:
-            reason = (f'storage pool {pool} has {free // GIB} GiB free, '
-                      f'the root disk would grow by '
-                      f'{growth // GIB} GiB')
+    reason = (_attachments_changed(old_flavor, new_flavor) or
+              _disk_change_refused(old_flavor, new_flavor, pool,
+                                   pool_driver, pool_space))
     if reason:
         raise exception.InstanceFaultRollback(
             inner_exception=exception.ResizeError(reason=reason))
 
 
-def flavor_config_update(instance, old_flavor, new_flavor):
+def _disk_change_refused(old_flavor, new_flavor, pool, pool_driver,
+                         pool_space):
+    """Why the disks cannot follow the new flavor, or None."""
+    # root_gb 0 is no quota at all: never a shrink.
+    if 0 < new_flavor.root_gb < old_flavor.root_gb:
+        return (f'the root disk cannot shrink ({old_flavor.root_gb} GiB '
+                f'-> {new_flavor.root_gb} GiB); choose a flavor with a '
+                f'root disk of at least {old_flavor.root_gb} GiB')
+    if new_flavor.ephemeral_gb != old_flavor.ephemeral_gb:
+        return (f'ephemeral disks keep their size in a container '
+                f'({old_flavor.ephemeral_gb} GiB -> '
+                f'{new_flavor.ephemeral_gb} GiB); choose a flavor with '
+                f'{old_flavor.ephemeral_gb} GiB of ephemeral disk')
+    if (pool_driver in disks.QUOTA_POOL_DRIVERS and
+            0 < old_flavor.root_gb < new_flavor.root_gb):
+        growth = (new_flavor.root_gb - old_flavor.root_gb) * GIB
+        free = pool_space['total'] - pool_space['used']
+        if growth > free:
+            return (f'storage pool {pool} has {free // GIB} GiB free, '
+                    f'the root disk would grow by '
+                    f'{growth // GIB} GiB')
+    return None
+
+
+def _attachments_changed(old_flavor, new_flavor):
+    """Why the container cannot follow a change of what the flavors
+    attach (profiles, host device sets, PCI aliases), or None."""
+    old, new = (assembly.flavor_options(old_flavor),
+                assembly.flavor_options(new_flavor))
+    key = 'pci_passthrough:alias'
+    for what, before, after in (
+            ('LXD profiles (lxd:profiles)', old.profiles, new.profiles),
+            ('host device sets (lxd:host_devices)', old.device_sets,
+             new.device_sets),
+            (f'PCI devices ({key})', old_flavor.extra_specs.get(key),
+             new_flavor.extra_specs.get(key))):
+        if before != after:
+            return (f'the flavors attach different {what}: {before} -> '
+                    f'{after}; resize to a flavor that attaches the same, '
+                    f'or rebuild the server')
+    return None
+
+
+def flavor_config_update(instance, old_flavor, new_flavor,
+                         host_resources=None):
     """The config PATCH that moves the container from ``old_flavor``'s
     keys to ``new_flavor``'s: new values, and ``''`` (LXD: unset) for keys
-    only the old flavor set.  Pure."""
-    old = definition.instance_config(instance, old_flavor,
-                                     old_flavor.extra_specs)
-    new = definition.instance_config(instance, new_flavor,
-                                     new_flavor.extra_specs)
+    only the old flavor set.  Pure.
+
+    :param host_resources: as :func:`check_resize`.
+    """
+    old = assembly.flavor_config(instance, old_flavor, host_resources)
+    new = assembly.flavor_config(instance, new_flavor, host_resources)
     update = {key: '' for key in old if key not in new}
     update.update(new)
     return update
@@ -135,7 +167,13 @@ class Resizer:
         """See :func:`check_resize` (reads the pool's space)."""
         check_resize(instance.flavor, new_flavor, instance, network_info,
                      pool, pool_driver,
-                     self._session.pool_resources(pool)['space'])
+                     self._session.pool_resources(pool)['space'],
+                     self._host_resources(instance))
+
+    def _host_resources(self, instance):
+        if assembly.needs_host_resources(instance):
+            return self._session.host_resources()
+        return None
 
     def apply(self, instance, old_flavor, pool, pool_driver):
         """Give the container ``instance.flavor``'s config and devices.
@@ -148,5 +186,6 @@ class Resizer:
         current = self._session.get_instance(instance.name)['devices']
         self._session.update_instance(
             instance.name,
-            flavor_config_update(instance, old_flavor, instance.flavor),
+            flavor_config_update(instance, old_flavor, instance.flavor,
+                                 self._host_resources(instance)),
             flavor_devices(instance, pool, pool_driver, current))

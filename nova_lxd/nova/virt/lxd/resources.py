@@ -25,16 +25,18 @@ whatever the number of instances (see its docstring).
 import re
 import time
 
-from nova import exception
 from nova.objects import fields
 from nova.virt import driver
+from nova.virt import hardware
 import os_resource_classes as orc
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
 from oslo_utils import units
-from oslo_utils import versionutils
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import cpu_numa
+from nova_lxd.nova.virt.lxd import host_info
+from nova_lxd.nova.virt.lxd import pci
 
 LOG = logging.getLogger(__name__)
 CONF = lxd_conf.CONF
@@ -43,7 +45,6 @@ CONF = lxd_conf.CONF
 ACTIVE_STATUSES = ('Running', 'Frozen')
 
 _CPU_SET = re.compile(r'^\d+(-\d+)?(,\d+(-\d+)?)*$')
-_VERSION = re.compile(r'^\d+(\.\d+)*')
 
 
 # -- pure translations ------------------------------------------------------
@@ -118,98 +119,35 @@ def vcpus_used(instances, host_vcpus):
     return used
 
 
-def hypervisor_version(server_version):
-    """LXD's ``environment.server_version`` -> nova's integer version.
-
-    ``'5.0.2'`` -> 5000002 (oslo's ``convert_version_to_int``).  Feature
-    releases have two parts (``'6.1'``) and are padded to three (6001000),
-    so that they still compare correctly with LTS point releases; anything
-    after the leading dotted number (``'5.21.3 LTS'``) is ignored.
-
-    :raises ValueError: the value does not start with a number.
-    """
-    match = _VERSION.match((server_version or '').strip())
-    if not match:
-        raise ValueError(f'unreadable LXD server_version {server_version!r}')
-    parts = [int(p) for p in match.group(0).split('.')][:3]
-    return versionutils.convert_version_to_int(
-        tuple(parts + [0] * (3 - len(parts))))
+def cpu_sets():
+    """``([compute] cpu_dedicated_set, cpu_shared_set)`` as sets of host CPU
+    ids, or None each when unset (nova's parsers)."""
+    return hardware.get_cpu_dedicated_set(), hardware.get_cpu_shared_set()
 
 
-def canonical_arch(name):
-    """nova's name of an LXD architecture, or None if nova has none."""
-    try:
-        return fields.Architecture.canonicalize(name)
-    except exception.InvalidArchitectureName:
-        return None
-
-
-def supported_instances(architectures):
-    """``environment.architectures`` -> nova's ``supported_instances``.
-
-    :param architectures: list of LXD architecture names, e.g.
-        ``['x86_64', 'i686']`` (an x86_64 host runs i686 containers too).
-    :returns: ``[(arch, 'lxd', 'exe'), ...]`` with arch canonicalized by
-        nova; names nova does not know are left out.
-    """
-    result = []
-    for name in architectures or ():
-        arch = canonical_arch(name)
-        if arch is None:
-            LOG.debug('Ignoring LXD architecture %r unknown to nova', name)
-            continue
-        spec = (arch, fields.HVType.LXD, fields.VMMode.EXE)
-        if spec not in result:
-            result.append(spec)
-    return result
-
-
-def cpu_info(cpu):
-    """``GET /1.0/resources`` ``cpu`` section -> nova's ``cpu_info`` JSON.
-
-    :returns: a JSON string of ``{'arch', 'model', 'vendor', 'topology':
-        {'cells', 'sockets', 'cores', 'threads'}, 'features': []}`` where
-        cores are per socket and threads per core (the largest seen) and
-        cells is the number of NUMA nodes.  LXD 5.0 reports no CPU flags, so
-        ``features`` is empty.
-    """
-    sockets = cpu.get('sockets') or []
-    cores = [core for sock in sockets for core in sock.get('cores') or []]
-    numa = {thread.get('numa_node', 0)
-            for core in cores for thread in core.get('threads') or []}
-    first = sockets[0] if sockets else {}
-    info = {
-        'arch': canonical_arch(cpu.get('architecture')),
-        'model': first.get('name'),
-        'vendor': first.get('vendor'),
-        'topology': {
-            'cells': len(numa) or 1,
-            'sockets': len(sockets) or 1,
-            'cores': max([len(s.get('cores') or []) for s in sockets] or [1]),
-            'threads': max([len(c.get('threads') or []) for c in cores]
-                           or [1]),
-        },
-        'features': [],
-    }
-    return jsonutils.dumps(info)
-
-
-def totals(host, pool):
+def totals(host, pool, dedicated=None, shared=None):
     """What the host offers, in nova's units.
 
     :param host: ``GET /1.0/resources`` metadata.
     :param pool: ``GET /1.0/storage-pools/<pool>/resources`` metadata.
-    :returns: ``{'vcpus': CPU threads, 'memory_mb': MiB, 'local_gb': GiB}``
-        (ints, rounded down).
+    :param dedicated, shared: :func:`cpu_sets`.
+    :returns: ``{'vcpus': CPU threads, 'memory_mb': MiB, 'local_gb': GiB,
+        'VCPU': CPUs for floating instances, 'PCPU': CPUs for pinned
+        ones}`` (ints, rounded down; VCPU and PCPU as
+        cpu_numa.cpu_inventory).
+    :raises Invalid: a configured CPU set names CPUs the host lacks.
     """
-    return {
+    result = {
         'vcpus': int(host['cpu']['total']),
         'memory_mb': floor_mib(host['memory']['total']),
         'local_gb': floor_gib(pool['space']['total']),
     }
+    result.update(cpu_numa.cpu_inventory(host, dedicated, shared))
+    return result
 
 
-def available_resource(nodename, host, pool, instances, server):
+def available_resource(nodename, host, pool, instances, server,
+                       cpus=(None, None)):
     """The dict ``ComputeDriver.get_available_resource`` returns.
 
     :param nodename: the compute node name (``hypervisor_hostname``).
@@ -217,14 +155,20 @@ def available_resource(nodename, host, pool, instances, server):
     :param pool: ``GET /1.0/storage-pools/<pool>/resources`` metadata.
     :param instances: ``GET /1.0/instances?recursion=1`` metadata.
     :param server: ``GET /1.0`` metadata.
+    :param cpus: :func:`cpu_sets`.
     :returns: vcpus / vcpus_used (CPU count), memory_mb / memory_mb_used
         (MiB; used is what the host really uses, LXD's ``memory.used``),
         local_gb / local_gb_used / disk_available_least (GiB of the pool),
         hypervisor_type ``'lxd'``, hypervisor_version (int),
         hypervisor_hostname, cpu_info (JSON str), supported_instances (list
-        of ``(arch, hv_type, vm_mode)``) and numa_topology None.
+        of ``(arch, hv_type, vm_mode)``), numa_topology (JSON of
+        cpu_numa.host_numa_topology) and pci_passthrough_devices (JSON of
+        pci.passthrough_devices, which nova filters by ``[pci]
+        device_spec``).
     """
-    total = totals(host, pool)
+    total = totals(host, pool, *cpus)
+    topology = cpu_numa.host_numa_topology(
+        host, *cpus, hardware.numa_get_reserved_huge_pages())
     env = server.get('environment') or {}
     space = pool['space']
     return {
@@ -235,14 +179,17 @@ def available_resource(nodename, host, pool, instances, server):
         'memory_mb_used': ceil_mib(host['memory'].get('used', 0)),
         'local_gb_used': ceil_gib(space.get('used', 0)),
         'hypervisor_type': fields.HVType.LXD,
-        'hypervisor_version': hypervisor_version(env.get('server_version')),
+        'hypervisor_version': host_info.hypervisor_version(
+            env.get('server_version')),
         'hypervisor_hostname': nodename,
-        'cpu_info': cpu_info(host['cpu']),
+        'cpu_info': host_info.cpu_info(host['cpu']),
         'disk_available_least': floor_gib(
             max(0, int(space['total']) - int(space.get('used', 0)))),
-        'supported_instances': supported_instances(
+        'supported_instances': host_info.supported_instances(
             env.get('architectures') or [host['cpu'].get('architecture')]),
-        'numa_topology': None,
+        'numa_topology': topology._to_json(),
+        'pci_passthrough_devices': jsonutils.dumps(
+            pci.passthrough_devices(host)),
     }
 
 
@@ -255,15 +202,22 @@ def inventory(total, ratios, reserved):
     :param reserved: ``{resource class: reserved amount}`` in CPUs, MiB and
         GiB.
     :returns: ``{resource class: {'total', 'min_unit', 'max_unit',
-        'step_size', 'allocation_ratio', 'reserved'}}`` for VCPU (CPU count),
-        MEMORY_MB (MiB) and DISK_GB (GiB); a class whose total is 0 is left
-        out, since placement refuses such an inventory.
+        'step_size', 'allocation_ratio', 'reserved'}}`` for VCPU (CPU count
+        for floating instances), PCPU (CPUs for pinned instances, ratio 1,
+        nothing reserved, as libvirt), MEMORY_MB (MiB) and DISK_GB (GiB); a
+        class whose total is 0 is left out, since placement refuses such an
+        inventory.
     """
-    amounts = ((orc.VCPU, total['vcpus']),
+    amounts = ((orc.VCPU, total['VCPU']),
+               (orc.PCPU, total['PCPU']),
                (orc.MEMORY_MB, total['memory_mb']),
                (orc.DISK_GB, total['local_gb']))
     result = {}
+    ratios = dict(ratios, **{orc.PCPU: 1.0})
+    reserved = dict(reserved, **{orc.PCPU: 0})
     for rc, amount in amounts:
+        if amount <= 0 and rc == orc.PCPU:
+            continue
         if amount <= 0:
             LOG.warning('LXD reports no %s on this host; not offering any',
                         rc)
@@ -341,7 +295,7 @@ class HostResources:
             if name == pool_name and self._clock() - taken <= self._max_age:
                 return total
         total = totals(self._session.host_resources(),
-                       self._session.pool_resources(pool_name))
+                       self._session.pool_resources(pool_name), *cpu_sets())
         self._remember(pool_name, total)
         return total
 
@@ -353,8 +307,10 @@ class HostResources:
         pool = self._session.pool_resources(pool_name)
         instances = self._session.list_instances()
         server = self._session.server_info()
-        result = available_resource(nodename, host, pool, instances, server)
-        self._remember(pool_name, totals(host, pool))
+        cpus = cpu_sets()
+        result = available_resource(nodename, host, pool, instances, server,
+                                    cpus)
+        self._remember(pool_name, totals(host, pool, *cpus))
         LOG.debug('LXD host %s: %d/%d CPUs committed to %d instances, '
                   '%d/%d MiB used, %d/%d GiB used in pool %s',
                   nodename, result['vcpus_used'], result['vcpus'],
@@ -364,7 +320,7 @@ class HostResources:
         return result
 
     def update_provider_tree(self, provider_tree, nodename, allocations=None):
-        """Set VCPU, MEMORY_MB and DISK_GB inventory of ``nodename``.
+        """Set VCPU, PCPU, MEMORY_MB and DISK_GB inventory of ``nodename``.
 
         Allocation ratios follow nova's precedence
         (``ComputeDriver._get_allocation_ratios``: ``*_allocation_ratio``,
