@@ -76,6 +76,7 @@ class Smoke(smoke_lifecycle.LifecycleSteps):
     SERVERS = SERVERS
     osc = staticmethod(osc)
     wait = staticmethod(wait)
+    CLIError = CLIError
 
     def __init__(self, args):
         self.args = args
@@ -319,6 +320,7 @@ class Smoke(smoke_lifecycle.LifecycleSteps):
         ready = s('network + router', self.make_network, ready) and ready
         ready = s('security group', self.make_security_group, ready) and ready
         ready = s('key pair', self.make_keypair, ready) and ready
+        s('flavor lxd: spec checked by the API', self.flavor_spec_checked)
         booted = s('boot 2 servers (Debian)', self.boot, ready)
         s('ports bound by OVN', self.ports_bound, booted)
         s('cloud-init: name + key', self.cloud_init, booted)

@@ -20,10 +20,16 @@ install_venv() {
         echo "$want" >"$stamp"
         say "venv ready ($((SECONDS - t0))s)"
     fi
-    # nova-compute runs the driver of this checkout (CI: a fresh clone).
+    # nova-compute runs the driver of this checkout (CI: a fresh clone),
+    # with this checkout's entry points (setup.cfg: nova-api's extra spec
+    # validators).
+    local setup_stamp=$CLOUD_VENV/.nova-lxd-setup.sha256 setup_want
+    setup_want=$(sha256sum "$REPO/setup.cfg" | cut -d' ' -f1)
     if ! (cd / && "$CLOUD_VENV/bin/python" -c 'import nova_lxd, sys, os
-sys.exit(not os.path.samefile(nova_lxd.__path__[0], sys.argv[1]))' "$REPO/nova_lxd") 2>>"$LOG"; then
+sys.exit(not os.path.samefile(nova_lxd.__path__[0], sys.argv[1]))' "$REPO/nova_lxd") 2>>"$LOG" ||
+        [[ $(cat "$setup_stamp" 2>/dev/null) != "$setup_want" ]]; then
         run "$CLOUD_VENV/bin/pip" install -q --no-deps -e "$REPO"
+        echo "$setup_want" >"$setup_stamp"
         say "nova-lxd (re)installed editable from $REPO"
         # A running nova-compute still has the other checkout's driver.
         stop_procs nova-compute
