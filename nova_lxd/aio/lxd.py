@@ -14,13 +14,13 @@ import threading
 import pylxd
 from pylxd import exceptions as lxd_exc
 
-from nova_lxd.nova.virt.lxd import session as lxd_session
+from nova_lxd.nova.virt.lxd import endpoints
 
 
 def connect(project=None, timeout=120, endpoint=''):
     """A pylxd client for the local daemon (or the unix socket
     ``endpoint``), bound to ``project``."""
-    endpoint, _https = lxd_session.find_endpoint(endpoint)
+    endpoint, _https = endpoints.find_endpoint(endpoint)
     return pylxd.Client(endpoint=endpoint, project=project, timeout=timeout)
 
 

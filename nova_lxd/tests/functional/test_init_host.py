@@ -15,6 +15,7 @@ from nova.virt import fake
 import requests
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import endpoints
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import session as lxd_session
@@ -160,7 +161,7 @@ class HTTPSInitHostTest(test.NoDBTestCase):
             base.missing_prerequisite('LXD does not listen on https '
                                       '(core.https_address); run '
                                       'tools/lib/host-setup.sh')
-        socket_path, _https = lxd_session.find_endpoint('')
+        socket_path, _https = endpoints.find_endpoint('')
         self.server_cert = os.path.join(os.path.dirname(socket_path),
                                         'server.crt')
         tmp = self.useFixture(fixtures.TempDir()).path

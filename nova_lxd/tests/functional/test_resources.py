@@ -21,6 +21,7 @@ from oslo_utils import uuidutils
 from oslotest import base
 import pylxd
 
+from nova_lxd.nova.virt.lxd import endpoints
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import host_info
 from nova_lxd.nova.virt.lxd import resources
@@ -50,7 +51,7 @@ class TestHostResourcesOnLXD(base.BaseTestCase):
     def setUp(self):
         super().setUp()
         try:
-            endpoint, _ = lxd_session.find_endpoint('')
+            endpoint, _ = endpoints.find_endpoint('')
         except lxd_exception.LXDUnreachable as e:
             ft_base.missing_prerequisite(f'no LXD daemon: {e}')
         admin = pylxd.Client(endpoint=endpoint, timeout=60)

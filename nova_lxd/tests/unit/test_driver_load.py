@@ -7,7 +7,7 @@ from nova.virt import driver
 from nova.virt import fake
 
 from nova_lxd.nova.virt.lxd import driver as lxd_driver
-from nova_lxd.nova.virt.lxd import session
+from nova_lxd.nova.virt.lxd import endpoints
 
 
 class DriverLoadTest(test.NoDBTestCase):
@@ -57,6 +57,6 @@ class EndpointTest(test.NoDBTestCase):
 
     def test_https_and_explicit_socket(self):
         self.assertEqual(('https://h:8443', True),
-                         session.find_endpoint('https://h:8443'))
+                         endpoints.find_endpoint('https://h:8443'))
         self.assertEqual(('/tmp/x.socket', False),
-                         session.find_endpoint('/tmp/x.socket'))
+                         endpoints.find_endpoint('/tmp/x.socket'))

@@ -33,9 +33,10 @@ class CheckResizeTest(testtools.TestCase):
                             network_model.NetworkInfo(network_info),
                             'p1', pool_driver, SPACE)
 
-    def refusal(self, old, new, pool_driver='btrfs'):
+    def refusal(self, old, new, pool_driver='btrfs', network_info=()):
         error = self.assertRaises(exception.InstanceFaultRollback,
-                                  self.check, old, new, pool_driver)
+                                  self.check, old, new, pool_driver,
+                                  network_info)
         self.assertIsInstance(error.inner_exception, exception.ResizeError)
         return str(error.inner_exception)
 
@@ -63,15 +64,25 @@ class CheckResizeTest(testtools.TestCase):
         self.check(flavor(root_gb=1), flavor(root_gb=100), 'dir')
 
     def test_malformed_new_extra_spec(self):
-        self.assertRaises(exception.InvalidInput, self.check, flavor(),
-                          flavor(**{'quota:cpu_quota': 'many'}))
+        # Rolled back: nova leaves the instance ACTIVE, not in ERROR.
+        self.assertIn("quota:cpu_quota='many'", self.refusal(
+            flavor(), flavor(**{'quota:cpu_quota': 'many'})))
+
+    def test_new_extra_spec_not_permitted_here(self):
+        self.assertIn('[lxd] allowed_security_options', self.refusal(
+            flavor(), flavor(**{'lxd:security.privileged': 'true'})))
+
+    def test_change_of_profiles_refused(self):
+        # Whatever this host permits now: the old flavor was permitted.
+        self.assertIn("different LXD profiles (lxd:profiles): ['hpc'] -> []",
+                      self.refusal(flavor(**{'lxd:profiles': 'hpc'}),
+                                   flavor()))
 
     def test_bandwidth_on_native_ovs_port_refused(self):
         vif = test_vif._ovs(hybrid=False)
-        self.assertRaises(
-            exception.InvalidInput, self.check, flavor(),
-            flavor(**{'quota:vif_inbound_average': '100'}),
-            network_info=[vif])
+        self.assertIn('quota:vif_inbound_average', self.refusal(
+            flavor(), flavor(**{'quota:vif_inbound_average': '100'}),
+            network_info=[vif]))
 
 
 class FlavorUpdateTest(testtools.TestCase):

@@ -13,6 +13,7 @@ from nova import test
 from pylxd import exceptions as lxd_exc
 import requests
 
+from nova_lxd.nova.virt.lxd import endpoints
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import session
 from nova_lxd.tests.unit import fake_lxd
@@ -207,7 +208,55 @@ class UnreachableTest(SessionTestCase):
         self.assertRaisesNaming(
             lxd_exception.LXDTimeout, ['within 7 s', 'stop i1'],
             session.LXDSession().change_state, 'i1', 'stop')
-        self.assertEqual(7, self.lxd.requests[-1].timeout)
+        # One slice of LXD's /wait, plus the read timeout for its answer.
+        self.assertEqual((10, session.OPERATION_SLICE + 7),
+                         self.lxd.requests[-1].timeout)
+        self.assertEqual({'timeout': session.OPERATION_SLICE,
+                          'project': 'nova'}, self.lxd.requests[-1].params)
+
+
+class OperationWaitTest(SessionTestCase):
+    """Background operations are waited for in slices (issue 10, R5)."""
+
+    def running(self, op_path):
+        op = self.lxd.operation('PUT', '/instances/i1/state')
+        return op, dict(id=op.rsplit('/', 1)[1], status='Running',
+                        status_code=103, err='', metadata=None)
+
+    def test_long_operation_is_no_timeout(self):
+        op, running = self.running('/instances/i1/state')
+        done = dict(running, status='Success', status_code=200)
+        self.lxd.on('GET', op + '/wait', fake_lxd.ok(running),
+                    fake_lxd.ok(running), fake_lxd.ok(done))
+        self.session.change_state('i1', 'stop')
+        waits = [r for r in self.lxd.requests if r.path == op + '/wait']
+        self.assertEqual(3, len(waits))
+
+    def test_operation_timeout_is_named(self):
+        op, running = self.running('/instances/i1/state')
+        self.lxd.on('GET', op + '/wait', fake_lxd.ok(running))
+        self.flags(operation_timeout=1, group='lxd')
+        # The deadline, one slice of 1 s, then past the deadline.
+        self.useFixture(fixtures.MockPatch(
+            'nova_lxd.nova.virt.lxd.session.time.monotonic',
+            side_effect=[100.0, 100.2, 101.3]))
+        e = self.assertRaisesNaming(
+            lxd_exception.LXDOperationTimeout,
+            [SOCKET, '[lxd] operation_timeout (1 s)',
+             'lxc operation show op-'],
+            session.LXDSession().change_state, 'i1', 'stop')
+        self.assertIsInstance(e, lxd_exception.LXDTimeout)
+        self.assertEqual({'timeout': 1, 'project': 'nova'},
+                         self.lxd.requests[-1].params)
+
+    def test_failed_operation_names_the_action(self):
+        op = self.lxd.operation('PUT', '/instances/i1/state',
+                                err='Failed to detect requested GPU device')
+        self.assertRaisesNaming(
+            lxd_exception.LXDRequestFailed,
+            ['start i1', 'Failed to detect requested GPU device'],
+            self.session.change_state, 'i1', 'start')
+        self.assertIn(op + '/wait', self.lxd.paths('GET')[-1])
 
 
 class AutodetectedEndpointTest(SessionTestCase):
@@ -222,6 +271,14 @@ class AutodetectedEndpointTest(SessionTestCase):
             'nova_lxd.nova.virt.lxd.conf.SNAP_SOCKET', self.snap))
         self.useFixture(fixtures.MonkeyPatch(
             'nova_lxd.nova.virt.lxd.conf.APT_SOCKET', self.apt))
+        self.incus = os.path.join(tmp, 'incus.socket')
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_lxd.nova.virt.lxd.conf.INCUS_SOCKET', self.incus))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_lxd.nova.virt.lxd.conf.INCUS_RUN_SOCKET',
+            os.path.join(tmp, 'run-incus.socket')))
+        self.useFixture(fixtures.EnvironmentVariable('LXD_DIR'))
+        self.tmp = tmp
         self.flags(endpoint='', group='lxd')
 
     def test_connection_error_names_socket(self):
@@ -245,20 +302,29 @@ class AutodetectedEndpointTest(SessionTestCase):
             self.session.get_instance, 'i1')
 
     def test_find_endpoint_order(self):
+        open(self.incus, 'w').close()
+        self.assertEqual((self.incus, False), endpoints.find_endpoint(''))
         open(self.apt, 'w').close()
-        self.assertEqual((self.apt, False), session.find_endpoint(''))
+        self.assertEqual((self.apt, False), endpoints.find_endpoint(''))
         open(self.snap, 'w').close()
-        self.assertEqual((self.snap, False), session.find_endpoint(''))
+        self.assertEqual((self.snap, False), endpoints.find_endpoint(''))
+        lxd_dir = os.path.join(self.tmp, 'lxd-dir')
+        os.mkdir(lxd_dir)
+        own = os.path.join(lxd_dir, 'unix.socket')
+        open(own, 'w').close()
+        self.useFixture(fixtures.EnvironmentVariable('LXD_DIR', lxd_dir))
+        self.assertEqual((own, False), endpoints.find_endpoint(''))
 
     def test_no_socket(self):
         self.assertRaisesNaming(
             lxd_exception.LXDUnreachable,
-            [self.snap, self.apt, 'no LXD unix socket found', GROUP_FIX,
-             '[lxd] endpoint'], session.find_endpoint, '')
+            [self.snap, self.apt, self.incus,
+             'no LXD or Incus unix socket found', GROUP_FIX,
+             '[lxd] endpoint'], endpoints.find_endpoint, '')
 
     def test_explicit_endpoints_not_probed(self):
-        self.assertEqual((SOCKET, False), session.find_endpoint(SOCKET))
-        self.assertEqual((URL, True), session.find_endpoint(URL))
+        self.assertEqual((SOCKET, False), endpoints.find_endpoint(SOCKET))
+        self.assertEqual((URL, True), endpoints.find_endpoint(URL))
 
 
 class ConnectTest(SessionTestCase):
@@ -267,7 +333,7 @@ class ConnectTest(SessionTestCase):
     def test_unix_socket(self):
         self.session.list_instances()
         self.assertEqual([{'endpoint': SOCKET, 'cert': None, 'verify': True,
-                           'timeout': 120, 'project': 'nova'}],
+                           'timeout': (10, 120), 'project': 'nova'}],
                          self.lxd.clients)
         self.assertEqual({'recursion': 1, 'project': 'nova'},
                          self.lxd.requests[-1].params)
@@ -281,7 +347,7 @@ class ConnectTest(SessionTestCase):
         # server certificate.
         self.assertEqual({'endpoint': URL,
                           'cert': ('/etc/c.crt', '/etc/c.key'),
-                          'verify': '/etc/s.crt', 'timeout': 120,
+                          'verify': '/etc/s.crt', 'timeout': (10, 120),
                           'project': 'nova', 'trust_env': False},
                          self.lxd.clients[0])
 

@@ -18,6 +18,8 @@ lxd_group = cfg.OptGroup(
 
 SNAP_SOCKET = '/var/snap/lxd/common/lxd/unix.socket'
 APT_SOCKET = '/var/lib/lxd/unix.socket'
+INCUS_SOCKET = '/var/lib/incus/unix.socket'
+INCUS_RUN_SOCKET = '/run/incus/unix.socket'
 
 lxd_opts = [
     cfg.StrOpt(
@@ -27,10 +29,12 @@ lxd_opts = [
 Where the LXD daemon listens.
 
 Either the path of its unix socket, or an ``https://host:port`` URL.  Left
-empty, the socket is found automatically: the snap path ``{SNAP_SOCKET}``
-first, then the apt/source path ``{APT_SOCKET}``.  The user running
-nova-compute must be able to open the socket (member of the group LXD was
-started with, e.g. ``lxd``).
+empty, the first socket that exists is used: ``$LXD_DIR/unix.socket`` when
+nova-compute runs with ``LXD_DIR`` set, the snap path ``{SNAP_SOCKET}``,
+the apt/source path ``{APT_SOCKET}``, then Incus's ``{INCUS_SOCKET}`` and
+``{INCUS_RUN_SOCKET}``.  The user running nova-compute must be able to
+open the socket (member of the group the daemon was started with, e.g.
+``lxd``, or ``incus-admin`` for Incus).
 
 Related options:
 
@@ -94,8 +98,40 @@ lvm, ceph); ``dir`` has none.
         default=120,
         min=1,
         help="""
-Seconds to wait for one LXD request or background operation (create, start,
-image import...) before it counts as failed.
+Seconds LXD has to answer one request once connected (the read timeout).
+Background operations (create, start, stop, image import, migration...) are
+waited for separately, up to ``operation_timeout``.
+
+Related options:
+
+* ``connect_timeout``, ``operation_timeout``
+"""),
+    cfg.IntOpt(
+        'connect_timeout',
+        default=10,
+        min=1,
+        help="""
+Seconds to wait for a connection to LXD's socket or https endpoint.
+
+Related options:
+
+* ``timeout``
+"""),
+    cfg.IntOpt(
+        'operation_timeout',
+        default=3600,
+        min=1,
+        help="""
+Seconds one LXD background operation (unpacking a large image, a long clean
+shutdown, a migration) may take before the driver reports it as timed out.
+The driver waits with LXD's ``/1.0/operations/<id>/wait?timeout=`` in
+slices, so no single request has to last that long; the operation itself
+may still finish in LXD after the driver gave up.
+
+Related options:
+
+* ``timeout``; ``[DEFAULT] shutdown_timeout`` (a clean stop is one
+  operation)
 """),
     cfg.IntOpt(
         'soft_reboot_timeout',

@@ -199,7 +199,13 @@ class LXDDriver(host.HostMixin, lifecycle.LifecycleMixin,
         """Undo a failed spawn (or migration pull); a failing step is
         logged, never raised, so that nova reports the original error."""
         LOG.error('Removing what was created', instance=instance)
-        for step in (lambda: self._remove(instance, network_info),
+        # Each step on its own: a container LXD will not delete must not
+        # keep the ports plugged or the files.
+        for step in (lambda: self._delete_container(instance),
+                     lambda: self._plugger.unplug(instance, network_info),
+                     lambda: self._ephemerals.delete(instance.name,
+                                                     CONF.lxd.pool),
+                     lambda: instance_files.remove_instance_dir(instance),
                      lambda: self._volumes.disconnect_all(
                          instance, block_device_info)):
             try:
@@ -207,16 +213,22 @@ class LXDDriver(host.HostMixin, lifecycle.LifecycleMixin,
             except Exception:
                 LOG.exception('Rollback step failed', instance=instance)
 
-    def _remove(self, instance, network_info, destroy_disks=True):
-        """Stop and delete the container, unplug its ports, delete its
-        ephemeral volumes (with ``destroy_disks``) and remove its host
-        files; idempotent."""
-        devices = None  # unknown: no container (a spawn that failed early)
+    def _delete_container(self, instance):
+        """Stop and delete the container; its devices, or None when there
+        was none."""
+        devices = None
         with contextlib.suppress(exception.InstanceNotFound):
             devices = self._session.get_instance(instance.name)['devices']
             self._power.kill(instance.name)
         self._session.delete_instance(instance.name)
         self._statuses.forget(instance.name)
+        return devices
+
+    def _remove(self, instance, network_info, destroy_disks=True):
+        """Stop and delete the container, unplug its ports, delete its
+        ephemeral volumes (with ``destroy_disks``) and remove its host
+        files; idempotent."""
+        devices = self._delete_container(instance)
         self._plugger.unplug(instance, network_info)
         if destroy_disks:
             self._ephemerals.delete(

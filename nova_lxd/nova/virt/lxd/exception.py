@@ -20,7 +20,15 @@ class LXDTimeout(LXDUnreachable):
     msg_fmt = ('The LXD daemon at %(endpoint)s did not answer within '
                '%(timeout)s s to %(action)s %(target)s: %(error)s. Check that '
                'it is healthy (`lxc info`, `lxc operation list`), or raise '
-               '[lxd] timeout if the work takes longer.')
+               '[lxd] timeout if it is only slow to answer.')
+
+
+class LXDOperationTimeout(LXDTimeout):
+    msg_fmt = ('LXD at %(endpoint)s did not finish "%(description)s" '
+               'within [lxd] operation_timeout (%(timeout)s s); operation '
+               '%(operation)s may still be running (`lxc operation show '
+               '%(operation)s`). Raise [lxd] operation_timeout if such work '
+               'takes longer here.')
 
 
 class LXDStoragePoolNotFound(LXDDriverError):

@@ -21,6 +21,7 @@ from nova import objects
 from nova_lxd.nova.virt.lxd import assembly
 from nova_lxd.nova.virt.lxd import definition
 from nova_lxd.nova.virt.lxd import disks
+from nova_lxd.nova.virt.lxd import lxd_specs
 from nova_lxd.nova.virt.lxd import vif as vifs
 
 GIB = 1024 ** 3
@@ -40,14 +41,21 @@ def check_resize(old_flavor, new_flavor, instance, network_info, pool,
     :param host_resources: ``GET /1.0/resources`` metadata when the
         instance has huge pages (assembly.needs_host_resources), else None.
     :raises InstanceFaultRollback: wrapping ResizeError, naming the
-        sizes; nova then leaves the instance as it was.
-    :raises InvalidExtraSpec: the new flavor has a malformed extra spec,
-        or bandwidth limits for a native OVS port.
+        sizes, or the new flavor's extra spec that is malformed, not
+        permitted here or cannot be honoured (bandwidth limits for a
+        native OVS port...); nova then leaves the instance as it was.
     """
     specs = new_flavor.extra_specs
-    assembly.flavor_config(instance, new_flavor, host_resources)
-    disks.io_limits(specs)
-    vifs.nic_devices(network_info, specs)
+    try:
+        assembly.flavor_config(instance, new_flavor, host_resources)
+        disks.io_limits(specs)
+        vifs.nic_devices(network_info, specs)
+    except exception.InvalidInput as e:
+        # A flavor this host cannot honour: nova keeps the instance as it
+        # was (ACTIVE) on InstanceFaultRollback, not in ERROR.
+        raise exception.InstanceFaultRollback(
+            inner_exception=exception.ResizeError(
+                reason=e.format_message())) from e
     reason = (_attachments_changed(old_flavor, new_flavor) or
               _disk_change_refused(old_flavor, new_flavor, pool,
                                    pool_driver, pool_space))
@@ -80,16 +88,23 @@ def _disk_change_refused(old_flavor, new_flavor, pool, pool_driver,
     return None
 
 
+def _attached(flavor, key):
+    value = flavor.extra_specs.get(key)
+    return lxd_specs.name_list(key, value) if value else []
+
+
 def _attachments_changed(old_flavor, new_flavor):
     """Why the container cannot follow a change of what the flavors
-    attach (profiles, host device sets, PCI aliases), or None."""
-    old, new = (assembly.flavor_options(old_flavor),
-                assembly.flavor_options(new_flavor))
+    attach (profiles, host device sets, PCI aliases), or None.  The old
+    flavor is read as it is: it was permitted when the instance booted."""
     key = 'pci_passthrough:alias'
     for what, before, after in (
-            ('LXD profiles (lxd:profiles)', old.profiles, new.profiles),
-            ('host device sets (lxd:host_devices)', old.device_sets,
-             new.device_sets),
+            ('LXD profiles (lxd:profiles)',
+             _attached(old_flavor, 'lxd:profiles'),
+             _attached(new_flavor, 'lxd:profiles')),
+            ('host device sets (lxd:host_devices)',
+             _attached(old_flavor, 'lxd:host_devices'),
+             _attached(new_flavor, 'lxd:host_devices')),
             (f'PCI devices ({key})', old_flavor.extra_specs.get(key),
              new_flavor.extra_specs.get(key))):
         if before != after:

@@ -8,7 +8,8 @@ finished the background operation it started.
 LXD REST API: https://documentation.ubuntu.com/lxd/en/latest/rest-api/
 """
 import contextlib
-import os
+import math
+import time
 
 from nova import exception
 from oslo_log import log as logging
@@ -18,6 +19,7 @@ import requests
 import tenacity
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import endpoints
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import session_events
 from nova_lxd.nova.virt.lxd import session_images
@@ -35,35 +37,8 @@ PROJECT_CONFIG = {
     'features.storage.volumes': 'true',
 }
 
-_UNIX_FIX = ('Check that LXD runs and that the nova-compute user may open '
-             'the socket (add it to the group LXD was started with, e.g. '
-             '`usermod -a -G lxd nova`), or set [lxd] endpoint.')
-_HTTPS_FIX = ('Check [lxd] endpoint, client_cert/client_key (trusted with '
-              '`lxc config trust add`) and server_cert.')
-
-
-def _socket_paths():
-    """The sockets autodetection looks for, for messages."""
-    return f'{lxd_conf.SNAP_SOCKET} or {lxd_conf.APT_SOCKET}'
-
-
-def find_endpoint(endpoint):
-    """Resolve ``[lxd] endpoint`` to ``(url_or_socket_path, is_https)``.
-
-    :param endpoint: the configured value: '' (autodetect), a unix socket
-        path, or an ``https://`` URL.
-    :raises LXDUnreachable: when autodetection finds no socket.
-    """
-    if endpoint.startswith('https://'):
-        return endpoint, True
-    if endpoint:
-        return endpoint, False
-    for path in (lxd_conf.SNAP_SOCKET, lxd_conf.APT_SOCKET):
-        if os.path.exists(path):
-            return path, False
-    raise lxd_exception.LXDUnreachable(
-        endpoint=_socket_paths(), error='no LXD unix socket found',
-        fix=_UNIX_FIX)
+# Seconds of one LXD /wait request while an operation runs (see _wait).
+OPERATION_SLICE = 30
 
 
 class LXDSession(session_storage.StorageCalls,
@@ -81,11 +56,12 @@ class LXDSession(session_storage.StorageCalls,
     # -- connection -------------------------------------------------------
     @property
     def endpoint(self):
-        return find_endpoint(self._opts.endpoint)[0]
+        return endpoints.find_endpoint(self._opts.endpoint)[0]
 
     def _connect(self, project):
-        target, https = find_endpoint(self._opts.endpoint)
-        kwargs = {'timeout': self._opts.timeout, 'project': project}
+        target, https = endpoints.find_endpoint(self._opts.endpoint)
+        kwargs = {'timeout': (self._opts.connect_timeout, self._opts.timeout),
+                  'project': project}
         if https:
             cert = None
             if self._opts.client_cert:
@@ -128,7 +104,7 @@ class LXDSession(session_storage.StorageCalls,
             endpoint = self.endpoint
         except lxd_exception.LXDUnreachable:
             # The autodetected socket is gone: name where it was looked for.
-            endpoint = _socket_paths()
+            endpoint = endpoints.socket_paths()
         # pylxd raises some errors without text (ClientConnectionFailed()).
         text = str(error) or type(error).__name__
         if isinstance(error, requests.exceptions.Timeout):
@@ -138,13 +114,51 @@ class LXDSession(session_storage.StorageCalls,
         https = endpoint.startswith('https://')
         return lxd_exception.LXDUnreachable(
             endpoint=endpoint, error=text,
-            fix=_HTTPS_FIX if https else _UNIX_FIX)
+            fix=endpoints.HTTPS_FIX if https else endpoints.UNIX_FIX)
 
     def _wait(self, response):
-        """Wait for the background operation an LXD response started."""
+        """Wait for the background operation an LXD response started.
+
+        LXD's ``GET /1.0/operations/<id>/wait?timeout=N`` is asked in
+        slices of OPERATION_SLICE seconds, each request with its own read
+        timeout, until the operation ends or ``[lxd] operation_timeout``
+        has passed: a long operation never looks like a daemon that does
+        not answer.
+
+        :returns: the operation's final metadata (``metadata`` holds its
+            result, e.g. an image fingerprint), or the response's metadata
+            when it was synchronous.
+        :raises pylxd LXDAPIException: the operation failed (the caller's
+            ``_errors`` names what failed).
+        :raises LXDOperationTimeout: it did not end in time.
+        """
         body = response.json()
-        if body.get('type') == 'async':
-            self.client.operations.wait_for_operation(body['operation'])
+        if body.get('type') != 'async':
+            return body.get('metadata')
+        op_id = pylxd.models.Operation.extract_operation_id(body['operation'])
+        deadline = time.monotonic() + self._opts.operation_timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._operation_timeout(op_id, body)
+            wait = min(OPERATION_SLICE, max(1, math.ceil(left)))
+            reply = self.client.api.operations[op_id].wait.get(
+                params={'timeout': wait},
+                timeout=(self._opts.connect_timeout,
+                         wait + self._opts.timeout))
+            meta = reply.json().get('metadata') or {}
+            code = meta.get('status_code') or 0
+            if 200 <= code < 300:
+                return meta
+            if code >= 400:
+                raise lxd_exc.LXDAPIException(reply)
+
+    def _operation_timeout(self, op_id, body):
+        description = (body.get('metadata') or {}).get('description')
+        return lxd_exception.LXDOperationTimeout(
+            endpoint=self.endpoint, operation=op_id,
+            description=description or 'an operation',
+            timeout=self._opts.operation_timeout)
 
     # -- host -------------------------------------------------------------
     def server_info(self):

@@ -56,9 +56,7 @@ class ImageCalls:
             with self._errors('import image', name):
                 response = self.client.api.images.post(
                     data=body, headers={'Content-Type': content_type})
-                operation = self.client.operations.wait_for_operation(
-                    response.json()['operation'])
-                return operation.metadata['fingerprint']
+                return self._wait(response)['metadata']['fingerprint']
         except lxd_exception.LXDRequestFailed as e:
             if not any(text in str(e) for text in _DUPLICATE_IMAGE):
                 raise

@@ -112,9 +112,7 @@ class StorageCalls:
             body['compression_algorithm'] = compression
         with self._errors(f'publish snapshot {snapshot} of', name):
             response = self.client.api.images.post(json=body)
-            operation = self.client.operations.wait_for_operation(
-                response.json()['operation'])
-            return operation.metadata['fingerprint']
+            return self._wait(response)['metadata']['fingerprint']
 
     @contextlib.contextmanager
     def exported_image(self, fingerprint):

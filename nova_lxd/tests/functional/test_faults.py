@@ -1,0 +1,160 @@
+"""Faults during a spawn and slow operations, on the real daemon (issue 10).
+
+R1: a fault injected at each step of a spawn (image import, ephemeral
+volume, config drive, VIF plug, create, start, the wait for Neutron's
+events) leaves nothing behind, and the error raised is the injected one,
+also when a step of the rollback fails as well.  The driver is called
+directly: nova would destroy after a failed spawn and hide the driver's
+own clean-up.
+
+R5: an operation that lasts longer than ``[lxd] timeout`` is no timeout.
+"""
+import contextlib
+import os
+from unittest import mock
+
+import fixtures
+from nova import exception
+
+from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import instance_files
+from nova_lxd.tests.functional import base
+from nova_lxd.tests.functional import network
+from nova_lxd.tests.functional import ovs
+
+EPHEMERAL = {'block_device_mapping': [], 'swap': None,
+             'root_device_name': None,
+             'ephemerals': [{'num': 0, 'size': 1}]}
+
+
+class Injected(Exception):
+    """The fault a test injects; nothing else raises it."""
+
+
+class SpawnFaultTest(base.DriverTestCase):
+    """R1 on the btrfs pool (ephemeral volumes) with two OVS ports (one
+    native, one hybrid) and a config drive."""
+
+    def setUp(self):
+        super().setUp()
+        self.flags(pool='btrfs', group='lxd')
+        self.flags(force_config_drive=True)
+        base.stub_instance_metadata(self)
+        self.useFixture(ovs.OVSFixture(self, ovs.ML2_BRIDGE))
+        self.driver.init_host('compute')
+
+    def vifs(self):
+        vifs = [network.ovs_vif(ovs.ML2_BRIDGE, hybrid=h)
+                for h in (False, True)]
+        for vif in vifs:
+            self.addCleanup(ovs.remove_port_devices, vif['id'])
+        return vifs
+
+    def inject(self, target, name):
+        self.useFixture(fixtures.MockPatchObject(
+            target, name, side_effect=Injected(name)))
+
+    def assertNoPorts(self, vifs):
+        for vif in vifs:
+            short = vif['id'][:11]
+            for prefix in ('tap', 'tin', 'qbr', 'qvb', 'qvo'):
+                self.assertFalse(ovs.link_exists(prefix + short), prefix)
+                self.assertIsNone(ovs.interface(prefix + short), prefix)
+
+    def assertNothingLeft(self, inst, vifs):
+        client = self.project.client
+        self.assertEqual([], self.project.names())
+        volumes = client.api.storage_pools['btrfs'].volumes.custom.get()
+        self.assertEqual([], volumes.json()['metadata'])
+        self.assertEqual(['default'], [p.name for p in client.profiles.all()])
+        # No creation holds an image any more (ImageStore.use).
+        self.assertEqual({}, dict(self.driver._images._users))
+        self.assertNoPorts(vifs)
+        self.assertFalse(os.path.exists(instance_files.instance_dir(inst)))
+
+    def fail_at(self, target, name):
+        inst, vifs = self.instance(), self.vifs()
+        self.inject(target, name)
+        e = self.assertRaises(Injected, self.spawn, inst, network_info=vifs,
+                              block_device_info=EPHEMERAL)
+        self.assertEqual(name, str(e))
+        self.assertNothingLeft(inst, vifs)
+
+    def test_image_import(self):
+        self.fail_at(self.driver._session, 'upload_image')
+
+    def test_ephemeral_volume(self):
+        self.fail_at(self.driver._session, 'create_volume')
+
+    def test_config_drive(self):
+        self.fail_at(instance_files, 'build_config_drive')
+
+    def test_vif_plug(self):
+        self.fail_at(self.driver._plugger, '_own_veth')
+
+    def test_create(self):
+        self.fail_at(self.driver._session, 'create_instance')
+
+    def test_start(self):
+        self.fail_at(self.driver._power, 'boot')
+
+    def test_event_wait(self):
+        self.flags(vif_plugging_timeout=1, vif_plugging_is_fatal=True)
+
+        @contextlib.contextmanager
+        def events_never_come(*args, **kwargs):
+            yield
+            raise exception.InstanceEventTimeout()
+        virtapi = mock.Mock(wait_for_instance_event=events_never_come)
+        self.useFixture(fixtures.MockPatchObject(
+            self.driver._creator, '_virtapi', virtapi))
+        inst, vifs = self.instance(), self.vifs()
+        self.assertRaises(exception.VirtualInterfaceCreateException,
+                          self.spawn, inst, network_info=vifs,
+                          block_device_info=EPHEMERAL)
+        self.assertNothingLeft(inst, vifs)
+
+    def test_failing_rollback_step_keeps_the_error_and_the_others(self):
+        inst, vifs = self.instance(), self.vifs()
+        self.inject(self.driver._power, 'boot')
+        refused = lxd_exception.LXDRequestFailed(
+            action='delete instance', target=inst.name, error='busy')
+        with mock.patch.object(self.driver._session, 'delete_instance',
+                               side_effect=refused):
+            e = self.assertRaises(Injected, self.spawn, inst,
+                                  network_info=vifs,
+                                  block_device_info=EPHEMERAL)
+        self.assertEqual('boot', str(e))
+        # The container could not go; the other steps went on.
+        self.assertEqual([inst.name], self.project.names())
+        self.assertNoPorts(vifs)
+        self.assertFalse(os.path.exists(instance_files.instance_dir(inst)))
+        # What nova does next: destroy.
+        self.driver.destroy(self.context, inst, vifs, EPHEMERAL)
+        self.assertNothingLeft(inst, vifs)
+
+
+class SlowOperationTest(base.DriverTestCase):
+    """R5: the read timeout is for LXD's answers, not its operations."""
+
+    def test_clean_stop_longer_than_the_read_timeout(self):
+        inst = self.instance()
+        self.spawn(inst)
+        self.flags(timeout=1, group='lxd')
+        self.driver = type(self.driver)(self.virtapi())
+        # busybox's init takes about 3 s to stop cleanly.
+        self.driver.power_off(inst, timeout=20)
+        self.assertEqual('Stopped', self.container(inst).status)
+
+    def test_operation_timeout_is_reported_as_such(self):
+        inst = self.instance()
+        self.spawn(inst, power_on=False)
+        self.flags(operation_timeout=1, group='lxd')
+        self.driver = type(self.driver)(self.virtapi())
+        session = self.driver._session
+        session.change_state(inst.name, 'start')
+        e = self.assertRaises(lxd_exception.LXDOperationTimeout,
+                              session.change_state, inst.name, 'stop',
+                              timeout=20)
+        self.assertIn('[lxd] operation_timeout (1 s)', str(e))
+        self.assertIn('Stopping instance', str(e))
