@@ -86,7 +86,11 @@ def remove_instances(client, names, workers=8):
 
 def _custom_volumes(client):
     for pool in client.storage_pools.all():
-        for volume in pool.volumes.all():
+        try:
+            volumes = pool.volumes.all()
+        except lxd_exc.NotFound:
+            continue  # a pool another test deleted meanwhile
+        for volume in volumes:
             if volume.type == 'custom':
                 yield volume
 

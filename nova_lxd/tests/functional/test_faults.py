@@ -7,20 +7,31 @@ also when a step of the rollback fails as well.  The driver is called
 directly: nova would destroy after a failed spawn and hide the driver's
 own clean-up.
 
+R3: the daemon killed during a spawn and started again.
+
 R5: an operation that lasts longer than ``[lxd] timeout`` is no timeout.
 """
 import contextlib
 import os
+import threading
 from unittest import mock
 
 import fixtures
+from nova.compute import power_state
+from nova import context as nova_context
 from nova import exception
+from nova.network import model as network_model
+from nova import test
+from nova.virt import fake
 
+from nova_lxd.nova.virt.lxd import driver as lxd_driver
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import instance_files
 from nova_lxd.tests.functional import base
+from nova_lxd.tests.functional import daemon
 from nova_lxd.tests.functional import network
 from nova_lxd.tests.functional import ovs
+from nova_lxd.tests import image_fakes
 
 EPHEMERAL = {'block_device_mapping': [], 'swap': None,
              'root_device_name': None,
@@ -158,3 +169,109 @@ class SlowOperationTest(base.DriverTestCase):
                               timeout=20)
         self.assertIn('[lxd] operation_timeout (1 s)', str(e))
         self.assertIn('Stopping instance', str(e))
+
+
+class DaemonKilledTest(test.NoDBTestCase):
+    """R3: the daemon killed (SIGKILL) during a spawn and restarted; the
+    same driver object (nova-compute not restarted) goes on working."""
+
+    def setUp(self):
+        super().setUp()
+        self.daemon = self.useFixture(daemon.PrivateDaemon())
+        self.flags(endpoint=self.daemon.socket, project='nova',
+                   pool='default', group='lxd')
+        self.flags(instances_path=self.useFixture(fixtures.TempDir()).path)
+        glance = self.useFixture(image_fakes.ImageServiceFixture())
+        with open(base.image_path('NOVA_LXD_TEST_BUSYBOX_IMAGE'), 'rb') as f:
+            self.busybox = glance.add(f.read())
+        with open(base.image_path('NOVA_LXD_TEST_DEBIAN_IMAGE'), 'rb') as f:
+            self.debian = glance.add(f.read())
+        self.driver = lxd_driver.LXDDriver(fake.FakeVirtAPI())
+        self.driver.init_host('compute')
+        self.addCleanup(self.driver.cleanup_host, 'compute')
+        self.context = nova_context.get_admin_context()
+        self.image_meta = self.busybox
+
+    # A nova Instance with its own flavor, as DriverTestCase makes them.
+    instance = base.DriverTestCase.instance
+
+    def spawn(self, inst, image):
+        self.driver.spawn(self.context, inst, image, [], None, {},
+                          network_model.NetworkInfo([]))
+
+    def test_kill_during_spawn_then_restart(self):
+        running = self.instance()
+        self.spawn(running, self.busybox)
+        client = self.daemon.client('nova')
+        pid = client.instances.get(running.name).state().pid
+        # The Debian image takes seconds to upload and unpack: the daemon
+        # dies in the middle of that spawn.
+        victim = self.instance()
+        killer = threading.Timer(1.0, self.daemon.kill)
+        killer.start()
+        self.addCleanup(killer.cancel)
+        e = self.assertRaises(lxd_exception.LXDUnreachable, self.spawn,
+                              victim, self.debian)
+        killer.join()
+        self.assertIn(f'at {self.daemon.socket}', str(e))
+        self.assertNotIn(f'at {victim.name}', str(e))
+        # The container outlived its daemon.
+        os.kill(pid, 0)
+        self.daemon.start()
+        self.assertEqual(pid, client.instances.get(running.name).state().pid)
+        # nova destroys the failed instance, then boots another one, with
+        # the same driver.
+        self.driver.destroy(self.context, victim, [])
+        self.assertEqual([running.name],
+                         [i.name.split('?')[0]
+                          for i in client.instances.all()])
+        later = self.instance()
+        self.spawn(later, self.busybox)
+        self.assertEqual('Running', client.instances.get(later.name).status)
+        self.assertEqual(power_state.RUNNING,
+                         self.driver.get_info(running).state)
+
+
+class ComputeRestartTest(base.LXDTestCase):
+    """R2: nova-compute restarted with 20 instances, running, stopped and
+    paused: none is disturbed and each state is reported as it is."""
+
+    COUNT = 20
+
+    def _setup_compute_service(self):
+        # 20 one-CPU instances on this 2-CPU machine, over nova's quota.
+        self.flags(cpu_allocation_ratio=16.0)
+        self.flags(instances=-1, cores=-1, ram=-1, group='quota')
+        return super()._setup_compute_service()
+
+    def test_restart_disturbs_nothing(self):
+        image_id = self.register_image()
+        flavor_id = self.create_flavor_with(vcpus=1, memory_mb=64)
+        servers = [self.api.post_server({'server': {
+            'name': f'r2-{i}', 'imageRef': image_id, 'flavorRef': flavor_id,
+            'networks': 'none'}}) for i in range(self.COUNT)]
+        servers = [self._wait_for_state_change(s, 'ACTIVE') for s in servers]
+        expected = {}
+        for index, server in enumerate(servers):
+            if index % 3 == 1:
+                self._stop_server(server)
+                expected[server['id']] = ('SHUTOFF', 'Stopped')
+            elif index % 3 == 2:
+                self.api.post_server_action(server['id'], {'pause': None})
+                self._wait_for_state_change(server, 'PAUSED')
+                expected[server['id']] = ('PAUSED', 'Frozen')
+            else:
+                expected[server['id']] = ('ACTIVE', 'Running')
+        pids = {s['id']: self.container(s).state().pid for s in servers}
+        self.compute = self.restart_compute_service(self.compute)
+        # The periodic power state sync, as nova-compute runs it.
+        self.compute.manager._sync_power_states(
+            nova_context.get_admin_context())
+        for server in servers:
+            found = (self.api.get_server(server['id'])['status'],
+                     self.container(server).status)
+            self.assertEqual(expected[server['id']], found, server['name'])
+            # Same init process: nothing was restarted (stopped ones have
+            # none, before or after).
+            self.assertEqual(pids[server['id']],
+                             self.container(server).state().pid)

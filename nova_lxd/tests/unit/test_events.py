@@ -108,6 +108,8 @@ class ScriptedStream:
             item = self.queue.get()
             if item is None:
                 return
+            if isinstance(item, Exception):
+                raise item
             self.on_event(*item)
 
     def shut(self):
@@ -214,6 +216,18 @@ class ListenerTest(testtools.TestCase):
         self.session.streams.get(timeout=30)
         self.assertEqual(('u2', STOPPED), self.next_event())
         self.assertTrue(self.emitted.empty())
+
+    def test_stream_error_reconnects(self):
+        # ws4py raises when it answers a ping on a socket LXD closed.
+        self.session.put('i-2', 'Running', 'u2')
+        stream = self.start()
+        self.session.instances['i-2']['status'] = 'Stopped'  # unreported
+        stream.queue.put(RuntimeError('Cannot send on a terminated '
+                                      'websocket'))
+        stream = self.session.streams.get(timeout=30)
+        self.assertEqual(('u2', STOPPED), self.next_event())
+        self.send(stream, 'instance-paused', 'i-1', 'Frozen')
+        self.assertEqual(('u1', PAUSED), self.next_event())
 
     def test_handler_error_keeps_stream(self):
         stream = self.start()

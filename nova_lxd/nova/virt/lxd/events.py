@@ -169,7 +169,12 @@ class LifecycleListener:
                 return
             LOG.info('Following LXD lifecycle events of project %s at %s',
                      CONF.lxd.project, self._session.endpoint)
-            stream.run()
+            try:
+                stream.run()
+            except Exception as e:
+                # ws4py raises when it answers a ping on a socket the
+                # daemon has just closed; the thread must go on.
+                LOG.warning('LXD event stream failed: %s', e)
             if not self._stopping.is_set():
                 LOG.warning('LXD event stream at %s ended (daemon '
                             'restarted?); reconnecting',
