@@ -1,9 +1,9 @@
-"""A private LXD daemon for tests that kill and restart it (issue 10, R3).
+"""A private daemon for tests that kill and restart it (issue 10, R3).
 
-Its own ``LXD_DIR`` under /var/lib/nova-lxd-test, its own ``dir`` pool, no
-network listener: killing it disturbs no other test or daemon.  Started
-with the ``lxd`` binary of the host, as tools/lib/host-setup.sh starts the
-main one.
+Its own directory under /var/lib/nova-lxd-test (``LXD_DIR``, or
+``INCUS_DIR`` in the Incus run), its own ``dir`` pool, no network
+listener: killing it disturbs no other test or daemon.  Started with the
+host's ``lxd`` (or ``incusd``), as tools/lib scripts start the main one.
 """
 import os
 import shutil
@@ -20,6 +20,11 @@ from nova_lxd.aio import lxd as aio_lxd
 from nova_lxd.tests.functional import base
 
 ROOT = '/var/lib/nova-lxd-test'
+# Backend -> (daemon command, the variable naming its directory).
+DAEMONS = {
+    'lxd': (['lxd', '--group', 'root'], 'LXD_DIR'),
+    'incus': (['/usr/libexec/incus/incusd', '--group', 'root'], 'INCUS_DIR'),
+}
 
 
 class PrivateDaemon(fixtures.Fixture):
@@ -27,9 +32,10 @@ class PrivateDaemon(fixtures.Fixture):
     it SIGKILL, :meth:`start` starts it again on the same directory."""
 
     def _setUp(self):
-        if not shutil.which('lxd') or os.geteuid() != 0:
-            base.missing_prerequisite('a private LXD daemon needs the lxd '
-                                      'binary and root')
+        self.command, self.dir_variable = DAEMONS[base.backend()]
+        if not shutil.which(self.command[0]) or os.geteuid() != 0:
+            base.missing_prerequisite(f'a private daemon needs '
+                                      f'{self.command[0]} and root')
         self.dir = os.path.join(ROOT, 'lxd-' + uuid.uuid4().hex[:8])
         self.socket = os.path.join(self.dir, 'unix.socket')
         os.makedirs(self.dir)
@@ -47,10 +53,12 @@ class PrivateDaemon(fixtures.Fixture):
     def start(self, timeout=60):
         """Start the daemon and wait until it answers."""
         log = open(os.path.join(self.dir, 'lxd.log'), 'ab')
+        env = {k: v for k, v in os.environ.items() if k != 'LXD_DIR'}
+        env.update({self.dir_variable: self.dir,
+                    'INCUS_SKIP_INSTANCE_TYPES': 'true'})
         self.process = subprocess.Popen(
-            ['lxd', '--group', 'root'], cwd='/', stdout=log, stderr=log,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-            env=dict(os.environ, LXD_DIR=self.dir))
+            self.command, cwd='/', stdout=log, stderr=log,
+            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         log.close()
         deadline = time.monotonic() + timeout
         while True:

@@ -130,7 +130,9 @@ class InitHostTest(test.NoDBTestCase):
         self.assertIn('group', str(e))
 
     def test_no_socket_found_names_the_paths_searched(self):
-        for name in ('SNAP_SOCKET', 'APT_SOCKET'):
+        self.useFixture(fixtures.EnvironmentVariable('LXD_DIR'))
+        for name in ('SNAP_SOCKET', 'APT_SOCKET', 'INCUS_SOCKET',
+                     'INCUS_RUN_SOCKET'):
             self.useFixture(fixtures.MonkeyPatch(
                 f'nova_lxd.nova.virt.lxd.conf.{name}',
                 f'/nonexistent/{name.lower()}'))
@@ -138,6 +140,7 @@ class InitHostTest(test.NoDBTestCase):
                               self.driver().init_host, 'compute')
         self.assertIn('/nonexistent/snap_socket', str(e))
         self.assertIn('/nonexistent/apt_socket', str(e))
+        self.assertIn('/nonexistent/incus_socket', str(e))
         self.assertIn('[lxd] endpoint', str(e))
 
     def test_missing_profile_refused(self):

@@ -81,6 +81,26 @@ class RescueDefinitionTest(testtools.TestCase):
                                      'readonly': 'true'}},
                          body['devices'])
 
+    def test_unshifted_root_mounted_idmapped(self):
+        # Incus (and LXD with idmapped mounts) keep the rootfs unshifted:
+        # volatile.last_state.idmap is '[]'.  Shifted on disk (LXD 5.0
+        # here): a list of maps, and no shift.
+        original = dict(ORIGINAL, config=dict(
+            ORIGINAL['config'], **{'volatile.last_state.idmap': '[]'}))
+        body = rescue.rescue_definition(instance(), original, '/r/rootfs',
+                                        None)
+        self.assertEqual({'type': 'disk', 'source': '/r/rootfs',
+                          'path': '/mnt/rescue', 'shift': 'true'},
+                         body['devices']['rescue'])
+        self.assertNotIn('volatile.last_state.idmap', body['config'])
+        shifted = dict(ORIGINAL, config=dict(
+            ORIGINAL['config'], **{'volatile.last_state.idmap':
+                                   '[{"Isuid":true,"Nsid":0,"Hostid":100000,'
+                                   '"Maprange":65536}]'}))
+        body = rescue.rescue_definition(instance(), shifted, '/r/rootfs',
+                                        None)
+        self.assertNotIn('shift', body['devices']['rescue'])
+
     def test_no_config_drive(self):
         self.assertNotIn('config', self.definition(None)['devices'])
 

@@ -232,6 +232,19 @@ class OperationWaitTest(SessionTestCase):
         waits = [r for r in self.lxd.requests if r.path == op + '/wait']
         self.assertEqual(3, len(waits))
 
+    def test_wait_timeout_answered_as_an_error(self):
+        # Incus: a /wait whose timeout passes is an error, the operation
+        # goes on; the driver asks for the operation and waits again.
+        op, running = self.running('/instances/i1/state')
+        done = dict(running, status='Success', status_code=200)
+        deadline = fake_lxd.error(500, 'context deadline exceeded')
+        self.lxd.on('GET', op + '/wait', deadline, fake_lxd.ok(done))
+        self.lxd.on('GET', op, fake_lxd.ok(running))
+        self.session.change_state('i1', 'stop')
+        self.assertEqual([op + '/wait', op, op + '/wait'],
+                         [p for m, p in self.lxd.paths('GET')
+                          if p.startswith(op)])
+
     def test_operation_timeout_is_named(self):
         op, running = self.running('/instances/i1/state')
         self.lxd.on('GET', op + '/wait', fake_lxd.ok(running))

@@ -99,6 +99,11 @@ def rescue_definition(instance, original, root_source, config_drive):
     devices['root'] = original['devices']['root']
     devices['rescue'] = {'type': 'disk', 'source': root_source,
                          'path': RESCUE_PATH}
+    if original['config'].get('volatile.last_state.idmap') == '[]':
+        # The rootfs is stored unshifted (Incus, LXD with idmapped
+        # mounts): without an idmapped mount of it, host root's files are
+        # nobody's in the rescue container (/root unreadable).
+        devices['rescue']['shift'] = 'true'
     if config_drive:
         devices['config'] = instance_files.config_drive_device(config_drive)
     return definition.instance_definition(

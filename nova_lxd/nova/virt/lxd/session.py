@@ -142,10 +142,15 @@ class LXDSession(session_storage.StorageCalls,
             if left <= 0:
                 raise self._operation_timeout(op_id, body)
             wait = min(OPERATION_SLICE, max(1, math.ceil(left)))
-            reply = self.client.api.operations[op_id].wait.get(
-                params={'timeout': wait},
-                timeout=(self._opts.connect_timeout,
-                         wait + self._opts.timeout))
+            node = self.client.api.operations[op_id]
+            try:
+                reply = node.wait.get(params={'timeout': wait},
+                                      timeout=(self._opts.connect_timeout,
+                                               wait + self._opts.timeout))
+            except lxd_exc.LXDAPIException:
+                # Incus answers a /wait that timed out with an error
+                # ('context deadline exceeded'): ask for the operation.
+                reply = node.get()
             meta = reply.json().get('metadata') or {}
             code = meta.get('status_code') or 0
             if 200 <= code < 300:
