@@ -50,6 +50,16 @@ def link_exists(name):
     return os.path.exists(f'/sys/class/net/{name}')
 
 
+def assert_no_port_devices(test, vifs):
+    """Fail ``test`` if the host has a device or OVS port of the ports'
+    plugging (tap/tin veth, hybrid qbr/qvb/qvo)."""
+    for vif in vifs:
+        short = vif['id'][:11]
+        for prefix in ('tap', 'tin', 'qbr', 'qvb', 'qvo'):
+            test.assertFalse(link_exists(prefix + short), prefix)
+            test.assertIsNone(interface(prefix + short), prefix)
+
+
 def mtu(name):
     """MTU (int) of a host network device."""
     # nova's test base forbids open() under /sys in the test process.

@@ -65,13 +65,6 @@ class SpawnFaultTest(base.DriverTestCase):
         self.useFixture(fixtures.MockPatchObject(
             target, name, side_effect=Injected(name)))
 
-    def assertNoPorts(self, vifs):
-        for vif in vifs:
-            short = vif['id'][:11]
-            for prefix in ('tap', 'tin', 'qbr', 'qvb', 'qvo'):
-                self.assertFalse(ovs.link_exists(prefix + short), prefix)
-                self.assertIsNone(ovs.interface(prefix + short), prefix)
-
     def assertNothingLeft(self, inst, vifs):
         client = self.project.client
         self.assertEqual([], self.project.names())
@@ -80,7 +73,7 @@ class SpawnFaultTest(base.DriverTestCase):
         self.assertEqual(['default'], [p.name for p in client.profiles.all()])
         # No creation holds an image any more (ImageStore.use).
         self.assertEqual({}, dict(self.driver._images._users))
-        self.assertNoPorts(vifs)
+        ovs.assert_no_port_devices(self, vifs)
         self.assertFalse(os.path.exists(instance_files.instance_dir(inst)))
 
     def fail_at(self, target, name):
@@ -138,7 +131,7 @@ class SpawnFaultTest(base.DriverTestCase):
         self.assertEqual('boot', str(e))
         # The container could not go; the other steps went on.
         self.assertEqual([inst.name], self.project.names())
-        self.assertNoPorts(vifs)
+        ovs.assert_no_port_devices(self, vifs)
         self.assertFalse(os.path.exists(instance_files.instance_dir(inst)))
         # What nova does next: destroy.
         self.driver.destroy(self.context, inst, vifs, EPHEMERAL)

@@ -263,11 +263,7 @@ class OVSDriverTest(base.DriverTestCase):
         self.assertNoPortDevices(vifs)
 
     def assertNoPortDevices(self, vifs):
-        for vif in vifs:
-            short = vif['id'][:11]
-            for prefix in ('tap', 'tin', 'qbr', 'qvb', 'qvo'):
-                self.assertFalse(ovs.link_exists(prefix + short), prefix)
-                self.assertIsNone(ovs.interface(prefix + short), prefix)
+        ovs.assert_no_port_devices(self, vifs)
 
     def test_failed_create_unplugs_after_the_plug_running_beside_it(self):
         # The container is created while the ports are plugged; a create

@@ -22,12 +22,15 @@ from nova_lxd.nova.virt.lxd import vif as vifs
 CONF = lxd_conf.CONF
 
 
-def policy():
+def policy(sets=None):
     """The operator's :class:`lxd_specs.Policy` from ``[lxd]``.
 
+    :param sets: ``host_devices.parse_sets`` of ``[lxd] host_device_set``
+        when the caller has parsed them already.
     :raises InvalidLXDOption: a malformed ``host_device_set``.
     """
-    sets = host_devices.parse_sets(CONF.lxd.host_device_set)
+    if sets is None:
+        sets = host_devices.parse_sets(CONF.lxd.host_device_set)
     return lxd_specs.Policy.from_conf(CONF.lxd, sets)
 
 
@@ -39,7 +42,7 @@ def flavor_options(flavor):
     return lxd_specs.flavor_options(flavor.extra_specs, policy())
 
 
-def flavor_config(instance, flavor, host_resources=None):
+def flavor_config(instance, flavor, host_resources=None, options=None):
     """LXD config keys of ``instance`` with ``flavor``.  No I/O.
 
     :param instance: nova Instance (uuid, hostname, name, numa_topology:
@@ -48,6 +51,8 @@ def flavor_config(instance, flavor, host_resources=None):
         specs).
     :param host_resources: ``GET /1.0/resources`` metadata, needed only
         when the claim has huge pages (see cpu_numa.memory_config).
+    :param options: :func:`flavor_options` of ``flavor`` when the caller
+        has them already.
     :returns: dict of LXD config key -> str.
     :raises InvalidExtraSpec, ExtraSpecNotAllowed,
         UnsupportedInstanceFeature: the flavor cannot be honoured here.
@@ -64,7 +69,7 @@ def flavor_config(instance, flavor, host_resources=None):
     config.update(cpu_numa.memory_config(
         topology, flavor.memory_mb, host_resources,
         instance.name))
-    config.update(flavor_options(flavor).config)
+    config.update((options or flavor_options(flavor)).config)
     return config
 
 
@@ -140,8 +145,9 @@ class Assembler:
             resources = self._session.host_resources()
             extensions = self._session.server_info()['api_extensions']
         specs = instance.flavor.extra_specs
-        config = flavor_config(instance, instance.flavor, resources)
-        options = flavor_options(instance.flavor)
+        sets = host_devices.parse_sets(CONF.lxd.host_device_set)
+        options = lxd_specs.flavor_options(specs, policy(sets))
+        config = flavor_config(instance, instance.flavor, resources, options)
         pool, pool_driver = self.pool()
         devices = vifs.nic_devices(network_info, specs)
         devices['root'] = disks.root_disk_device(
@@ -149,9 +155,7 @@ class Assembler:
         volumes, disk_devices = self._ephemerals.plan(
             instance, block_device_info, pool, pool_driver)
         devices.update(disk_devices)
-        devices.update(host_devices.devices_for(
-            options.device_sets,
-            host_devices.parse_sets(CONF.lxd.host_device_set)))
+        devices.update(host_devices.devices_for(options.device_sets, sets))
         gpus, gpu_config = pci.instance_devices(
             claimed_pci_devices(instance), resources, extensions,
             instance.name)
