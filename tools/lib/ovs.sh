@@ -92,6 +92,16 @@ pid_of() {
     echo "$pid"
 }
 
+# drop_stale_pidfile PIDFILE NAME: remove PIDFILE unless it names a live NAME
+# process.  ovn-ctl trusts any live pid there (its comm check is a no-op), so
+# after a crash a pid reused by another process keeps it from starting the db.
+drop_stale_pidfile() {
+    [[ -e $1 ]] || return 0
+    pid_of "$1" "$2" >/dev/null && return 0
+    say "removing stale pid file $1 ($(cat "$1" 2>/dev/null) is no $2)"
+    rm -f "$1"
+}
+
 # parent_of PID: its parent's pid (empty when PID is gone).
 parent_of() { awk '{print $4}' "/proc/$1/stat" 2>/dev/null || true; }
 
@@ -258,6 +268,7 @@ ovn_db() {
     if pid=$(pid_of "$pidf" ovsdb-server); then
         die "the OVN $which ovsdb-server (pid $pid) runs but $sock does not answer; not starting another one"
     fi
+    drop_stale_pidfile "$pidf" ovsdb-server
     # ovn-ctl: creates or upgrades the db, starts it (unix socket only).
     run timeout 60 "$OVN_CTL" "start_${lower}_ovsdb"
     wait_for 10 "${lower}_answers" || die "the OVN $which db started but $sock does not answer"
