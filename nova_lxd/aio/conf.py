@@ -80,7 +80,11 @@ def configure(workdir, driver=LXD_DRIVER, log_file=None, debug=False,
                    force_config_drive=True, state_path=paths['state'],
                    instances_path=paths['instances'], debug=debug,
                    log_file=log_file, use_stderr=log_file is None,
-                   manager_shutdown_timeout=0, max_concurrent_snapshots=10),
+                   manager_shutdown_timeout=0, max_concurrent_snapshots=10,
+                   # Containers share the host's cores (limits.cpu caps
+                   # each): 10 one-vCPU servers fit on a 2-core host, as
+                   # tools/cloud's compute does.
+                   cpu_allocation_ratio=16.0),
         'wsgi': dict(api_paste_config=write_paste_file(workdir)),
         'oslo_concurrency': dict(lock_path=paths['locks']),
         'api_database': dict(connection='sqlite://'),

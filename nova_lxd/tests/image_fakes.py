@@ -164,6 +164,8 @@ class FakeSession:
         self.importing = threading.Event()
         self.instances = []  # the instance listing (list_instances)
         self.times = {}  # fingerprint -> (uploaded_at, last_used_at)
+        self.pool_free = 10 * 1024 ** 3  # bytes free in [lxd] pool
+        self.architectures = ['x86_64', 'i686']  # what the daemon runs
 
     def list_instances(self):
         return self.instances
@@ -186,7 +188,13 @@ class FakeSession:
         return self.aliases.get(alias)
 
     def architecture(self):
-        return 'x86_64'
+        return self.architectures[0]
+
+    def server_info(self):
+        return {'environment': {'architectures': self.architectures}}
+
+    def pool_resources(self, name):
+        return {'space': {'total': self.pool_free + 1024, 'used': 1024}}
 
     def image_exists(self, fingerprint):
         return fingerprint in self.images

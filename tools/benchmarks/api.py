@@ -10,10 +10,8 @@ every 50 ms), and pylxd create + start of the same image in the sandbox's
 LXD project.  The difference is nova's own work (API, scheduler, placement,
 conductor, compute manager) plus the driver's.
 """
-import argparse
 import collections
 import itertools
-import os
 import statistics
 import sys
 import time
@@ -24,8 +22,7 @@ from nova_lxd.aio import demo as aio_demo
 from nova_lxd.aio import lxd as aio_lxd
 from nova_lxd.nova.virt.lxd import disks
 
-IMAGES = {'busybox': 'busybox-rootfs.tar.gz',
-          'debian': 'debian-bookworm-rootfs.tar.gz'}
+IMAGES = lib.IMAGES
 TARGET = 1.5  # seconds, API -> ACTIVE (issue 7, P6)
 
 
@@ -33,10 +30,7 @@ class Bench:
 
     def __init__(self, args):
         self.args = args
-        self.demo = aio_demo.Demo(argparse.Namespace(
-            image=os.path.join(args.cache, 'images', IMAGES[args.image]),
-            port=args.api_port, driver='lxd', vif_type='tap',
-            boot_timeout=600, pool=args.pool))
+        self.demo = lib.sandbox(args)
         self.samples = collections.defaultdict(list)
         self.serial = itertools.count(1)
         self.client = self.fingerprint = self.quota = None

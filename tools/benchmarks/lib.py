@@ -19,6 +19,7 @@ from nova import objects
 from nova.virt import fake
 import pylxd
 
+from nova_lxd.aio import demo as aio_demo
 from nova_lxd.aio import lxd as aio_lxd
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import definition
@@ -53,6 +54,21 @@ def make_instance(serial, image_id):
                               **FLAVOR),
         config_drive='', launched_at=None, system_metadata={},
         vm_state='building', task_state='spawning')
+
+
+# The images the benchmarks boot, in <--cache>/images (build-images.sh).
+IMAGES = {'busybox': 'busybox-rootfs.tar.gz',
+          'debian': 'debian-bookworm-rootfs.tar.gz'}
+
+
+def sandbox(args, boot_timeout=600, driver='lxd', port_offset=0):
+    """The all-in-one sandbox (aio demo) for ``args.image`` on
+    ``args.pool``, its compute API on ``args.api_port`` (+ ``port_offset``),
+    ``tap`` ports, ``driver`` 'lxd' or nova's 'fake'; not started yet."""
+    return aio_demo.Demo(argparse.Namespace(
+        image=os.path.join(args.cache, 'images', IMAGES[args.image]),
+        port=args.api_port + port_offset, driver=driver, vif_type='tap',
+        boot_timeout=boot_timeout, pool=args.pool))
 
 
 def log(message):

@@ -43,8 +43,7 @@ from benchmarks import report
 from benchmarks.lib import log
 
 NODE = lib.NODE
-IMAGES = {'busybox': 'busybox-rootfs.tar.gz',
-          'debian': 'debian-bookworm-rootfs.tar.gz'}
+IMAGES = lib.IMAGES
 TARGETS = {'spawn': 1.10, 'destroy': 1.10, 'sync': 1.05, 'requests': 4}
 
 

@@ -39,8 +39,7 @@ from nova_lxd.nova.virt.lxd import session_migration
 from nova_lxd.tests.functional import test_init_host
 from nova_lxd.tests import image_fakes
 
-IMAGES = {'busybox': 'busybox-rootfs.tar.gz',
-          'debian': 'debian-bookworm-rootfs.tar.gz'}
+IMAGES = lib.IMAGES
 LXD2_SOCKET = '/var/lib/lxd2/unix.socket'
 TARGET = 1.10
 

@@ -23,8 +23,7 @@ from benchmarks import report
 from nova_lxd.nova.virt.lxd import disks
 from nova_lxd.tests import image_fakes
 
-IMAGES = {'busybox': 'busybox-rootfs.tar.gz',
-          'debian': 'debian-bookworm-rootfs.tar.gz'}
+IMAGES = lib.IMAGES
 TARGET = 1.10
 
 

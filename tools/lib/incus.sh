@@ -8,6 +8,10 @@
 # on 127.0.0.1:8445.  Its socket is
 # /var/lib/incus/unix.socket; LXD keeps its own.  One line per step;
 # details in /var/log/nova-lxd/incus.log.
+#   --huge-pages N: at least N 2 MiB huge pages reserved on the host before
+#   incusd starts (restarted, stopping its instances, when it runs with
+#   fewer): Incus reads the host's huge pages once, when it starts
+#   (measured: LXD 5.0 reads them at each /1.0/resources request).
 set -eEuo pipefail
 PATH=$PATH:/usr/sbin:/sbin
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -41,6 +45,16 @@ EOF
 fi
 
 answers() { INCUS_DIR=$INCUS_DIR "$incusd" waitready --timeout=2 >/dev/null 2>&1; }
+huge_pages=0
+[[ ${1:-} == --huge-pages ]] && huge_pages=${2:?--huge-pages N}
+if ((huge_pages > $(cat /proc/sys/vm/nr_hugepages))); then
+    echo "$huge_pages" >/proc/sys/vm/nr_hugepages
+    say "$(cat /proc/sys/vm/nr_hugepages) huge pages reserved (Incus reads them when it starts)"
+    if answers; then
+        run env INCUS_DIR=$INCUS_DIR "$incusd" shutdown --timeout=60
+        say "incusd stopped, to start again with them"
+    fi
+fi
 if answers; then
     say "incusd running"
 else

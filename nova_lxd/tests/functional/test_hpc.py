@@ -2,10 +2,12 @@
 kernel modules, the operator's policy and its refusals (busybox image)."""
 import json
 import os
+import time
 
 from nova import context as nova_context
 from nova import objects
 from nova.tests.functional.api import client as api_client
+import pylxd
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import instance_files
@@ -200,7 +202,21 @@ class HugePagesTest(_NUMAComputeTest):
         if got < self.HUGE_PAGES:
             return (f'the kernel reserved {got} of {self.HUGE_PAGES} huge '
                     f'pages (memory fragmented)')
-        return None
+        return self._daemon_sees(got)
+
+    def _daemon_sees(self, pages):
+        """None once the daemon reports ``pages`` huge pages, else why."""
+        resources = pylxd.Client().api.resources
+        for _ in range(20):
+            memory = resources.get().json()['metadata']['memory']
+            seen = (memory.get('hugepages_total') or 0) // max(
+                memory.get('hugepages_size') or 1, 1)
+            if seen >= pages:
+                return None
+            time.sleep(0.5)
+        return (f'the daemon reports {seen} of the {pages} huge pages '
+                f'reserved: Incus reads them when it starts (tools/lib/'
+                f'incus.sh --huge-pages {pages} restarts it with them)')
 
     @staticmethod
     def _write(path, text):

@@ -8,6 +8,7 @@ tarballs built from the host's static busybox.
 import hashlib
 import logging
 import os
+import random
 import shutil
 import subprocess
 import tarfile
@@ -29,6 +30,7 @@ from nova_lxd.nova.virt.lxd import image_format
 from nova_lxd.nova.virt.lxd import image_store
 from nova_lxd.nova.virt.lxd import session as lxd_session
 from nova_lxd.tests.functional import base as ft_base
+from nova_lxd.tests import hostile_archives
 from nova_lxd.tests import image_fakes
 
 CONF = lxd_conf.CONF
@@ -220,3 +222,30 @@ class TestImageSync(testtools.TestCase):
             self.store.ensure_image(self.context, meta)
             self.boots(meta.id)
         self.assertNothingLeft()
+
+    def test_hostile_archives_stopped_while_streaming(self):
+        """The bad part comes after more than one upload chunk, so LXD has
+        received data when the audit stops the upload; it keeps nothing."""
+        noise = hostile_archives.regular(
+            './var/noise', random.Random(2).randbytes(3 * 1024 * 1024))
+        space = self.session.pool_resources(CONF.lxd.pool)['space']
+        cases = [
+            (hostile_archives.rootfs(noise, hostile_archives.regular(
+                '../../etc/cron.d/evil')), '".." path component'),
+            (hostile_archives.rootfs(noise, hostile_archives.device(
+                './dev/sda', tarfile.BLKTYPE, 8, 0)), 'block device'),
+            (hostile_archives.rootfs(noise)[:-4096], 'truncated'),
+            (hostile_archives.bomb(space['total'] - space['used'] + 1),
+             'free space of [lxd] pool'),
+        ]
+        for data, words in cases:
+            meta = self.glance.add(data)
+            e = self.assertRaises(exception.ImageUnacceptable,
+                                  self.store.ensure_image, self.context, meta)
+            self.assertIn(words, str(e))
+            self.assertEqual({}, self.lxd_images())
+        self.assertNothingLeft()
+        # The daemon took the broken uploads in its stride.
+        meta = self.glance.add(self.rootfs_tarball())
+        self.store.ensure_image(self.context, meta)
+        self.assertEqual(1, len(self.lxd_images()))

@@ -94,6 +94,20 @@ sizes (flavor ``root_gb``) are enforced on drivers with quotas (btrfs, zfs,
 lvm, ceph); ``dir`` has none.
 """),
     cfg.IntOpt(
+        'image_max_unpacked_gb',
+        default=0,
+        min=0,
+        help="""
+Largest size, in GiB, a glance image may unpack to (the sum of its archive
+members' sizes, counted while it streams into LXD, before LXD unpacks it).
+An image over the limit, or over the free space of ``pool``, is refused and
+nothing of it is kept.  0: the free space of ``pool`` is the only limit.
+
+Related options:
+
+* ``pool``; glance's ``image_size_cap`` limits the compressed upload.
+"""),
+    cfg.IntOpt(
         'timeout',
         default=120,
         min=1,

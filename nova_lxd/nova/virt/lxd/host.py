@@ -13,6 +13,7 @@ import psutil
 
 from nova_lxd.nova.virt.lxd import assembly
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
+from nova_lxd.nova.virt.lxd import config_checks
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 from nova_lxd.nova.virt.lxd import local_disks
 
@@ -29,10 +30,11 @@ class HostMixin:
 
         Running containers are not touched.
 
-        :raises LXDUnreachable, LXDProjectUnavailable,
+        :raises InvalidLXDOption, LXDUnreachable, LXDProjectUnavailable,
             LXDStoragePoolNotFound, LXDProfilesMissing: naming the fix.
         """
         self._nodename = host
+        config_checks.check(CONF.lxd)
         info = self._session.server_info()
         if self._session.ensure_project():
             LOG.info('Created LXD project %s', CONF.lxd.project)

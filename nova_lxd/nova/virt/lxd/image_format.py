@@ -54,7 +54,7 @@ SQUASHFS = 'squashfs'
 # few MiB.
 HEAD_LIMIT = 64 * 1024 * 1024
 _SQUASHFS_MAGIC = b'hsqs'
-_ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
+ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 # Enough of the start of a file for the format inspector (an ISO's first
 # descriptor is at 32 KiB).
 _INSPECT_BYTES = 64 * 1024
@@ -82,8 +82,8 @@ _ROOTFS_TOPS = {c.split('/', 1)[0]
 
 # What tarfile raises on a damaged or foreign stream, depending on the
 # compression and on where the stream breaks.
-_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError,
-                zstandard.ZstdError)
+READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError,
+               zstandard.ZstdError)
 
 
 def lxd_architecture(name):
@@ -233,7 +233,7 @@ def inspect_stream(source, image_id, limit=HEAD_LIMIT):
     if recorder.head.startswith(_SQUASHFS_MAGIC):
         return SQUASHFS, bytes(recorder.head)
     try:
-        if recorder.head.startswith(_ZSTD_MAGIC):
+        if recorder.head.startswith(ZSTD_MAGIC):
             archive = tarfile.open(
                 mode='r|', fileobj=zstandard.ZstdDecompressor().stream_reader(
                     Replayed(bytes(recorder.head), recorder)))
@@ -243,7 +243,7 @@ def inspect_stream(source, image_id, limit=HEAD_LIMIT):
             archive = Replayed(bytes(recorder.head), recorder).tar()
         with archive:
             kind, scan = _scan_members(archive)
-    except _READ_ERRORS as e:
+    except READ_ERRORS as e:
         reason = (f'the downloaded image is not a readable tar archive '
                   f'({e}). {FIX}')
     else:

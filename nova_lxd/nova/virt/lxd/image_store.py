@@ -5,7 +5,8 @@ id; instances are created from that alias.  Glance's data are streamed
 into LXD as they arrive, with no copy on the local disk: the first bytes
 are classified (:mod:`image_format`: a root tarball or squashfs gets a
 metadata tarball written for it, a unified tarball goes as it is) and sent
-on with the rest.  LXD computes the fingerprint.  Only when LXD answers
+on with the rest, every member of a tar archive checked on the way
+(:mod:`image_audit`).  LXD computes the fingerprint.  Only when LXD answers
 that it has the image already (the same bytes under another glance id, or
 an import that died before its alias) does the driver compute it, reading
 glance again, to alias that image.  Concurrent boots of one image import
@@ -18,15 +19,18 @@ import threading
 import time
 import uuid
 
+from nova import exception
 from nova.image import glance
 from nova.virt import images
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import excutils
 from oslo_utils import timeutils
+from oslo_utils import units
 
 from nova_lxd.nova.virt.lxd import conf as lxd_conf
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
+from nova_lxd.nova.virt.lxd import image_audit
 from nova_lxd.nova.virt.lxd import image_format
 
 LOG = logging.getLogger(__name__)
@@ -85,6 +89,14 @@ class GlanceStream:
         self._thread.join()
         if exc[0] is None and self._error is not None:
             raise self._error
+
+
+def _audited(kind, data, head, audit):
+    """The chunks to upload; tar archives checked member by member as they
+    pass (squashfs goes as it is: see image_audit)."""
+    if kind == image_format.SQUASHFS:
+        return image_format.chunks(data)
+    return image_audit.audited_chunks(data, head, audit)
 
 
 def _created_at(image_meta):
@@ -232,12 +244,18 @@ class ImageStore:
 
     def _import(self, context, image_meta):
         start = time.monotonic()
+        architecture = self._architecture(image_meta)
+        max_bytes = self._max_unpacked_bytes()
         with GlanceStream(context, image_meta.id) as stream:
             kind, head = image_format.inspect_stream(stream, image_meta.id)
             metadata = None
             if kind != image_format.UNIFIED:
-                metadata = self._metadata(context, image_meta)
-            chunks = image_format.chunks(image_format.Replayed(head, stream))
+                metadata = self._metadata(context, image_meta, architecture)
+            chunks = _audited(kind, image_format.Replayed(head, stream), head,
+                              image_audit.MemberAudit(
+                                  image_meta.id, max_bytes,
+                                  architecture if kind == image_format.ROOTFS
+                                  else None))
             try:
                 uploaded = self._upload(chunks, metadata, image_meta)
             except lxd_exception.LXDImageExists:
@@ -249,10 +267,35 @@ class ImageStore:
         LOG.info('Imported image %s into LXD as %s (%s) in %.2f s',
                  image_meta.id, uploaded, kind, time.monotonic() - start)
 
-    def _metadata(self, context, image_meta):
+    def _architecture(self, image_meta):
+        """The LXD architecture a split image is registered for: glance's
+        hw_architecture, else the daemon's own.
+
+        :raises ImageUnacceptable: the daemon cannot run that architecture
+            (before anything is downloaded).
+        """
         arch = image_meta.properties.get('hw_architecture')
-        architecture = (image_format.lxd_architecture(arch) if arch
-                        else self._session.architecture())
+        if not arch:
+            return self._session.architecture()
+        arch = image_format.lxd_architecture(arch)
+        runs = self._session.server_info()['environment']['architectures']
+        if arch not in runs:
+            raise exception.ImageUnacceptable(
+                image_id=image_meta.id,
+                reason=f'its hw_architecture is {arch}, but this LXD host '
+                       f'runs {", ".join(runs)} only; boot it on a host of '
+                       f'that architecture or correct the property')
+        return arch
+
+    def _max_unpacked_bytes(self):
+        """``[lxd] image_max_unpacked_gb``, within the pool's free space."""
+        space = self._session.pool_resources(CONF.lxd.pool)['space']
+        free = space['total'] - space['used']
+        if CONF.lxd.image_max_unpacked_gb:
+            return min(free, CONF.lxd.image_max_unpacked_gb * units.Gi)
+        return free
+
+    def _metadata(self, context, image_meta, architecture):
         # ImageMetaProps has no os_version field: only glance still has it.
         glance_image = images.get_info(context, image_meta.id)
         os_version = (glance_image.get('properties') or {}).get('os_version')
