@@ -233,6 +233,7 @@ class RequestCounter:
     def __init__(self):
         self.count = 0
         self.trail = []
+        self.elapsed = []  # seconds of each request, as requests measures
 
     def attach(self, client):
         """Hook the requests session every ``_APINode`` of ``client``
@@ -244,6 +245,9 @@ class RequestCounter:
         path = urllib.parse.urlsplit(response.request.url).path
         self.trail.append(f'{response.request.method} {path} '
                           f'{response.status_code}')
+        # From sending the request (a streamed body included) to its
+        # response's headers.
+        self.elapsed.append(response.elapsed.total_seconds())
 
     def mark(self):
         """Position to pass to :meth:`since` later."""
@@ -257,41 +261,18 @@ class RequestCounter:
         """``METHOD /path status`` of each request made after ``mark``."""
         return self.trail[mark:]
 
+    def seconds_since(self, mark, classify):
+        """Seconds of the requests made after ``mark``, summed per label.
 
-class Phases:
-    """Wall time spent in wrapped functions, summed per run (seconds)."""
-
-    def __init__(self):
-        self.times = {}
-        self._undo = []
-
-    def wrap(self, owner, attr, label):
-        """Time ``owner.attr`` (module function or bound method) as
-        ``label`` until :meth:`unwrap_all`."""
-        original = getattr(owner, attr)
-        had_own = attr in vars(owner)
-
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.times[label] = (self.times.get(label, 0.0) +
-                                     time.perf_counter() - start)
-
-        setattr(owner, attr, timed)
-        self._undo.append((owner, attr, original, had_own))
-
-    def reset(self):
-        self.times = {}
-
-    def unwrap_all(self):
-        while self._undo:
-            owner, attr, original, had_own = self._undo.pop()
-            if had_own:
-                setattr(owner, attr, original)
-            else:
-                delattr(owner, attr)
+        :param classify: ``'METHOD /path status'`` -> a label, or None to
+            leave the request out.
+        """
+        totals = {}
+        for line, seconds in zip(self.trail[mark:], self.elapsed[mark:]):
+            label = classify(line)
+            if label:
+                totals[label] = totals.get(label, 0.0) + seconds
+        return totals
 
 
 def driver_in_project(name):

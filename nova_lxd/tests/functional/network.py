@@ -31,14 +31,26 @@ FIRST_OCTET = 100
 def _slot():
     """Claim this process's slot; the lock object stays referenced here
     (the cache) so that the lock is held until the process exits."""
-    os.makedirs(LOCK_DIR, exist_ok=True)
+    _shared(LOCK_DIR, 0o1777, directory=True)
     for slot in range(SLOTS):
-        lock = lockutils.InterProcessLock(
-            os.path.join(LOCK_DIR, f'subnet-{slot}.lock'))
+        path = os.path.join(LOCK_DIR, f'subnet-{slot}.lock')
+        _shared(path, 0o666)
+        lock = lockutils.InterProcessLock(path)
         if lock.acquire(blocking=False):
             return slot, lock
     raise RuntimeError(f'all {SLOTS} test subnet slots in {LOCK_DIR} are '
                        f'held by other test processes')
+
+
+def _shared(path, mode, directory=False):
+    """Make ``path`` with ``mode`` whoever runs first: root's test runs and
+    those of ``tools/run-tests --as-user`` share the slots."""
+    if directory:
+        os.makedirs(path, exist_ok=True)
+    else:
+        os.close(os.open(path, os.O_CREAT | os.O_RDONLY, mode))
+    if os.stat(path).st_uid == os.geteuid():
+        os.chmod(path, mode)  # the umask took bits off
 
 
 def slot():

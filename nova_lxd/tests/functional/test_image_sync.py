@@ -235,7 +235,8 @@ class TestImageSync(testtools.TestCase):
             (hostile_archives.rootfs(noise, hostile_archives.device(
                 './dev/sda', tarfile.BLKTYPE, 8, 0)), 'block device'),
             (hostile_archives.rootfs(noise)[:-4096], 'truncated'),
-            (hostile_archives.bomb(space['total'] - space['used'] + 1),
+            # Twice the free space: other tests' writes move it meanwhile.
+            (hostile_archives.bomb(2 * (space['total'] - space['used'])),
              'free space of [lxd] pool'),
         ]
         for data, words in cases:

@@ -107,12 +107,13 @@ class InitHostTest(test.NoDBTestCase):
         self.assertEqual([], writes)
         self.assertEqual(before, self.project_state())
 
-    def test_unusable_project_is_named(self):
+    def test_unusable_project_is_named_before_lxd_is_asked(self):
         self.flags(project='no/slash allowed', group='lxd')
-        e = self.assertRaises(lxd_exception.LXDProjectUnavailable,
+        e = self.assertRaises(lxd_exception.InvalidLXDOption,
                               self.driver().init_host, 'compute')
-        self.assertIn('no/slash allowed', str(e))
-        self.assertIn('[lxd] project', str(e))
+        self.assertIn("[lxd] project 'no/slash allowed'", str(e))
+        self.assertNotIn('no/slash allowed',
+                         [p.name for p in self.project.admin.projects.all()])
 
     def test_missing_pool_lists_existing_pools(self):
         self.flags(pool='no-such-pool', group='lxd')

@@ -13,10 +13,12 @@ from urllib import parse
 
 from nova_lxd.nova.virt.lxd import exception as lxd_exception
 
-# Characters LXD refuses in a project name; '_' because it joins project
-# and instance names on the host (<project>_<instance>).
-_PROJECT_FORBIDDEN = '/ _\'"*?'
-_POOL_FORBIDDEN = '/ '
+# Characters LXD refuses in a project name ('_' because it joins project
+# and instance names on the host: <project>_<instance>), and '?' and '#',
+# which LXD accepts but which break the project's URLs (measured: LXD 5.0
+# creates 'x?y', then answers "Project not found" for it).
+_PROJECT_FORBIDDEN = '/ _\'"?#'
+_POOL_FORBIDDEN = '/ ?#'
 
 
 def _invalid(option, value, reason):
@@ -72,9 +74,9 @@ def check_names(opts):
     for option, forbidden in (('project', _PROJECT_FORBIDDEN),
                               ('pool', _POOL_FORBIDDEN)):
         name = getattr(opts, option)
-        if not name or name in ('.', '..'):
-            _invalid(option, name, 'LXD needs a name; "", "." and ".." are '
-                     'none')
+        if not name or name in ('.', '..', '*'):
+            _invalid(option, name, 'LXD needs a name; "", ".", ".." and '
+                     '"*" are none')
         bad = sorted({c for c in name if c in forbidden})
         if bad:
             _invalid(option, name,
